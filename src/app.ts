@@ -1,0 +1,89 @@
+import { Elysia } from "elysia";
+import type { DbHandle } from "./db/client.ts";
+import { isMigrated } from "./db/migrate.ts";
+import { ClientError, openAIError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { BASE_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "./server/security-headers.ts";
+import { serveAsset, type StaticAsset } from "./server/static.ts";
+
+export type AppDeps = {
+  version: string;
+  db: DbHandle;
+  log: Logger;
+  assets: Map<string, StaticAsset>;
+  /** Shared with the shutdown sequence: once draining, /readyz answers 503. */
+  state: { draining: boolean; startedAt: number };
+  migrationsFolder?: string;
+};
+
+/**
+ * Composes the HTTP application without listening, so tests drive it with `app.handle()`.
+ * Only `server/serve.ts` calls `.listen()`.
+ */
+export function createApp(deps: AppDeps) {
+  const { db, state, assets, log } = deps;
+  const app = new Elysia()
+    .onRequest(({ set }) => {
+      Object.assign(set.headers, BASE_SECURITY_HEADERS);
+    })
+    .onError(({ code, error, set, request, path }) => {
+      // Total: this handler must never throw (BUN-NOTES §0.4), and never echo the request.
+      try {
+        if (error instanceof ClientError) {
+          set.status = error.status;
+          Object.assign(set.headers, error.headers);
+          return error.toBody();
+        }
+        switch (code) {
+          case "NOT_FOUND":
+            set.status = 404;
+            return openAIError(`Invalid URL (${request.method} ${path})`, "invalid_request_error", null, "unknown_url");
+          case "PARSE":
+            set.status = 400;
+            return openAIError("We could not parse the JSON body of your request.");
+          case "VALIDATION":
+            set.status = 400;
+            return openAIError(`Invalid request: ${(error as { message?: string }).message?.slice(0, 200) ?? "bad input"}`);
+          default:
+            log.error("unhandled error", { path, code: String(code), error: (error as Error)?.message });
+            set.status = 500;
+            return openAIError("Internal server error", "server_error");
+        }
+      } catch {
+        set.status = 500;
+        return openAIError("Internal server error", "server_error");
+      }
+    })
+    .get("/healthz", () => ({
+      status: "ok",
+      version: deps.version,
+      uptime_seconds: Math.round((Date.now() - state.startedAt) / 1000),
+    }))
+    .get("/readyz", ({ set }) => {
+      let database: "ok" | "error" = "ok";
+      let migrated = false;
+      try {
+        db.sqlite.query("SELECT 1").get();
+        migrated = isMigrated(db.sqlite, deps.migrationsFolder);
+      } catch {
+        database = "error";
+      }
+      const ready = database === "ok" && migrated && !state.draining;
+      if (!ready) set.status = 503;
+      return {
+        status: ready ? "ready" : state.draining ? "draining" : "not_ready",
+        version: deps.version,
+        database,
+        migrations: migrated ? "current" : "pending",
+      };
+    });
+
+  for (const asset of assets.values()) {
+    const headers = asset.type.startsWith("text/html") ? PAGE_SECURITY_HEADERS : BASE_SECURITY_HEADERS;
+    const urls = asset.url === "/index.html" ? ["/", "/index.html"] : [asset.url];
+    for (const url of urls) app.get(url, ({ request }) => serveAsset(asset, request, headers));
+  }
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

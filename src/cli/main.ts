@@ -1,0 +1,225 @@
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { KeyError, loadEncryptionKey } from "../auth/encryption-key.ts";
+import { ConfigError, describeConfig, loadConfig, type Config, type ConfigFlags } from "../config.ts";
+import { backupDatabase, DB_FILE, openDatabase } from "../db/client.ts";
+import { runMigrations, SchemaTooNewError } from "../db/migrate.ts";
+import { createLogger, type Logger } from "../logger.ts";
+import { startServer } from "../server/serve.ts";
+import { VERSION } from "../version.ts";
+import { installService, renderUnit, uninstallService } from "./service.ts";
+
+export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
+
+Usage: llm-proxy [command] [flags]
+
+Commands:
+  serve                    Run the gateway (default when no command is given)
+  migrate                  Apply database migrations and exit
+  config check             Validate the configuration and print the effective settings (secrets masked)
+  backup FILE              Write a consistent copy of the database to FILE (safe while the server runs)
+  service install [--user] [--print]
+                           Install a hardened systemd unit (--print only prints it)
+  service uninstall [--user]
+                           Remove the systemd unit (configuration and data are kept)
+  help                     Show this help
+
+Flags:
+  --config PATH            Config file (TOML)            env LLM_PROXY_CONFIG
+                           default: llm-proxy.toml in the data directory, if present
+  --host HOST              Address to bind               env LLM_PROXY_HOST       default 127.0.0.1
+  --port PORT              Port to listen on             env LLM_PROXY_PORT       default 4141
+  --data-dir DIR           Database, key and backups     env LLM_PROXY_DATA_DIR
+                           default: ./llm-proxy-data beside the executable
+  --log-level LEVEL        debug | info | warn | error   env LLM_PROXY_LOG_LEVEL  default info
+  -v, --version            Print the version
+  -h, --help               Show this help
+
+Environment only:
+  LLM_PROXY_ENCRYPTION_KEY       32-byte key as 64 hex chars or base64 (never put it in the config file)
+  LLM_PROXY_ENCRYPTION_KEY_FILE  File holding the key (systemd LoadCredential friendly)
+  LLM_PROXY_LOG_FORMAT           auto | text | json (auto: text on a terminal, JSON lines otherwise)
+  LLM_PROXY_SHUTDOWN_GRACE_MS    How long SIGTERM waits for in-flight requests (default 30000)
+
+Exit status: 0 success, 1 runtime failure, 2 invalid usage or configuration.
+`;
+
+export type CliIO = {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** Installs signal handlers for `serve`; tests pass a fake. */
+  onSignal?: (signals: NodeJS.Signals[], handler: (signal: NodeJS.Signals) => void) => void;
+};
+
+const defaultIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  env: process.env,
+  onSignal: (signals, handler) => signals.forEach((s) => process.on(s, () => handler(s))),
+};
+
+class UsageError extends Error {}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "data-dir": { type: "string" },
+        "log-level": { type: "string" },
+        user: { type: "boolean" },
+        print: { type: "boolean" },
+        version: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function configure(flags: ConfigFlags, io: CliIO): { config: Config; logger: Logger } {
+  const config = loadConfig({ flags, env: io.env });
+  const json = config.logFormat === "auto" ? undefined : config.logFormat === "json";
+  const logger = createLogger({ level: config.logLevel, json, sink: (line) => io.err(line + "\n") });
+  return { config, logger };
+}
+
+/** Runs one CLI invocation and resolves with the process exit status. */
+export async function main(args: string[], io: CliIO = defaultIO): Promise<number> {
+  try {
+    const { values, positionals } = parse(args);
+    if (values.version) return io.out(`llm-proxy ${VERSION}\n`), 0;
+    if (values.help || positionals[0] === "help") return io.out(HELP), 0;
+    const flags: ConfigFlags = {
+      config: values.config,
+      host: values.host,
+      port: values.port,
+      "data-dir": values["data-dir"],
+      "log-level": values["log-level"],
+    };
+    const [command = "serve", sub, ...rest] = positionals;
+    const only = (n: number) => {
+      if (positionals.length > n) throw new UsageError(`unexpected argument '${positionals[n]}' for '${command}'`);
+    };
+
+    switch (command) {
+      case "serve": {
+        only(1);
+        const { config, logger } = configure(flags, io);
+        const running = await startServer(config, logger);
+        return await new Promise<number>((resolve) => {
+          const onSignal = io.onSignal ?? defaultIO.onSignal!;
+          let signals = 0;
+          onSignal(["SIGTERM", "SIGINT"], (signal) => {
+            if (++signals > 1) {
+              logger.warn("second signal: exiting now", { signal });
+              resolve(1);
+              return;
+            }
+            running.stop(signal).then(() => resolve(0), () => resolve(1));
+          });
+        });
+      }
+      case "migrate": {
+        only(1);
+        const { config, logger } = configure(flags, io);
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        try {
+          const report = runMigrations(handle);
+          logger.info(report.applied ? "migrations applied" : "database is up to date", {
+            applied: report.applied,
+            known: report.known,
+            backup: report.backup,
+          });
+        } finally {
+          handle.close();
+        }
+        return 0;
+      }
+      case "config": {
+        if (sub !== "check") throw new UsageError(`unknown command 'config ${sub ?? ""}'; did you mean 'config check'?`);
+        only(2);
+        const { config } = configure(flags, io);
+        const key = loadEncryptionKey({
+          literal: config.encryptionKey,
+          file: config.encryptionKeyFile,
+          dataDir: config.dataDir,
+          generate: false,
+        });
+        const keySource = key ? `set (32 bytes, from ${key.source})` : "not set (generated into the data directory on first start)";
+        const effective = describeConfig(config, keySource);
+        const width = Math.max(...Object.keys(effective).map((k) => k.length));
+        io.out("configuration is valid\n");
+        for (const [k, v] of Object.entries(effective)) {
+          const src = config.origin[k] ? `  (${config.origin[k]})` : "";
+          io.out(`  ${k.padEnd(width)}  ${String(v)}${src}\n`);
+        }
+        return 0;
+      }
+      case "backup": {
+        if (!sub) throw new UsageError("backup needs a target file: llm-proxy backup FILE");
+        only(2);
+        const { config, logger } = configure(flags, io);
+        const source = path.join(config.dataDir, DB_FILE);
+        const handle = openDatabase(source, { readonly: true });
+        try {
+          backupDatabase(handle.sqlite, sub);
+        } finally {
+          handle.close();
+        }
+        logger.info("backup written", { file: path.resolve(sub) });
+        io.out(`${path.resolve(sub)}\n`);
+        return 0;
+      }
+      case "service": {
+        only(2);
+        const { config } = configure(flags, io);
+        const options = { user: !!values.user, binary: process.execPath, graceMs: config.shutdownGraceMs };
+        if (sub === "install") {
+          if (values.print) return io.out(renderUnit(options)), 0;
+          if (!options.user && process.getuid?.() !== 0) {
+            throw new UsageError("'service install' needs root (or use --user, or --print to see the unit)");
+          }
+          const result = installService(options);
+          for (const f of result.created) io.out(`wrote ${f}\n`);
+          for (const n of result.notes) io.out(`note: ${n}\n`);
+          const ctl = options.user ? "systemctl --user" : "systemctl";
+          io.out(`next: ${ctl} daemon-reload && ${ctl} enable --now llm-proxy\n`);
+          return 0;
+        }
+        if (sub === "uninstall") {
+          const ctl = options.user ? "systemctl --user" : "systemctl";
+          const result = uninstallService(options);
+          io.out(result.removed ? `removed ${result.unitPath}\n` : `no unit at ${result.unitPath}\n`);
+          io.out(`stop it first if running: ${ctl} disable --now llm-proxy && ${ctl} daemon-reload (configuration and data are kept)\n`);
+          return 0;
+        }
+        throw new UsageError(`unknown command 'service ${sub ?? ""}'; use 'service install' or 'service uninstall'`);
+      }
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`error: ${e.message}\nRun 'llm-proxy --help' for usage.\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError || e instanceof KeyError) {
+      io.err(`error: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof SchemaTooNewError) {
+      io.err(`error: ${e.message}\n`);
+      return 1;
+    }
+    io.err(`error: ${(e as Error).message ?? String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,56 @@
+import { Database } from "bun:sqlite";
+import fs from "node:fs";
+import path from "node:path";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema>;
+export type DbHandle = { sqlite: Database; db: Db; file: string; close(): void };
+
+/** File name of the database inside the data directory. */
+export const DB_FILE = "llm-proxy.db";
+
+/**
+ * Opens (creating if needed) the SQLite database with the pragmas the gateway relies on:
+ * WAL so readers never block the log writer, synchronous=NORMAL (durable at checkpoints, fast
+ * commits), a busy timeout so the CLI can work next to a running server, and foreign keys on.
+ */
+export function openDatabase(file: string, options: { readonly?: boolean } = {}): DbHandle {
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const sqlite = options.readonly
+    ? new Database(file, { readonly: true, strict: true })
+    : new Database(file, { create: true, strict: true });
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  if (!options.readonly) {
+    sqlite.run("PRAGMA journal_mode = WAL");
+    sqlite.run("PRAGMA synchronous = NORMAL");
+  }
+  sqlite.run("PRAGMA foreign_keys = ON");
+  if (file !== ":memory:" && !options.readonly) {
+    try {
+      fs.chmodSync(file, 0o600);
+    } catch {}
+  }
+  const db = drizzle(sqlite, { schema });
+  let closed = false;
+  return {
+    sqlite,
+    db,
+    file,
+    close() {
+      if (closed) return;
+      closed = true;
+      sqlite.close(false);
+    },
+  };
+}
+
+/** Writes a consistent snapshot of the live database to `target` (SQLite `VACUUM INTO`). */
+export function backupDatabase(sqlite: Database, target: string): void {
+  if (fs.existsSync(target)) throw new Error(`backup target ${target} already exists; refusing to overwrite it`);
+  fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+  sqlite.prepare("VACUUM INTO ?").run(path.resolve(target));
+  try {
+    fs.chmodSync(target, 0o600);
+  } catch {}
+}

@@ -1,0 +1,103 @@
+import path from "node:path";
+import { createApp, type App } from "../app.ts";
+import { loadEncryptionKey, type LoadedKey } from "../auth/encryption-key.ts";
+import type { Config } from "../config.ts";
+import { DB_FILE, openDatabase, type DbHandle } from "../db/client.ts";
+import { recordStart } from "../db/meta.ts";
+import { runMigrations } from "../db/migrate.ts";
+import type { Logger } from "../logger.ts";
+import { VERSION } from "../version.ts";
+import { loadStaticAssets } from "./static.ts";
+
+/** Work to finish before the database closes (e.g. flushing the request-log queue). */
+export type ShutdownHook = { name: string; run: () => Promise<void> | void };
+
+export type RunningServer = {
+  app: App;
+  url: URL;
+  db: DbHandle;
+  key: LoadedKey;
+  /** Registers work that must complete during shutdown, after in-flight requests drain. */
+  onShutdown(hook: ShutdownHook): void;
+  /** Graceful stop: refuse new connections, drain (bounded by the grace period), run hooks, close the DB. */
+  stop(reason?: string): Promise<void>;
+};
+
+/** Opens the data directory, migrates, and starts listening. Throws on any startup failure. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const t0 = performance.now();
+  const key = loadEncryptionKey({
+    literal: config.encryptionKey,
+    file: config.encryptionKeyFile,
+    dataDir: config.dataDir,
+    generate: true,
+  })!;
+  if (key.generated) {
+    log.warn("generated a new encryption key; back it up with the database, or encrypted secrets become unreadable", {
+      file: path.join(config.dataDir, "encryption.key"),
+    });
+  }
+
+  const db = openDatabase(path.join(config.dataDir, DB_FILE));
+  try {
+    const report = runMigrations(db);
+    if (report.applied) log.info("database migrated", { applied: report.applied, backup: report.backup });
+    recordStart(db.db, VERSION);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+
+  const state = { draining: false, startedAt: Date.now() };
+  const assets = await loadStaticAssets();
+  const app = createApp({ version: VERSION, db, log, assets, state });
+  try {
+    // reusePort false: a second instance on the same port must fail, not split traffic (BUN-NOTES §0.3).
+    app.listen({ hostname: config.host, port: config.port, reusePort: false });
+  } catch (e) {
+    db.close();
+    const msg = (e as Error).message ?? String(e);
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${msg}`);
+  }
+  const server = app.server!;
+  const url = new URL(server.url.href);
+  log.info("llm-proxy listening", {
+    url: url.href,
+    version: VERSION,
+    data_dir: config.dataDir,
+    startup_ms: Math.round(performance.now() - t0),
+  });
+  if (!["127.0.0.1", "::1", "localhost"].includes(config.host)) {
+    log.warn("listening on a non-loopback address; make sure client keys and TLS termination are in place", {
+      host: config.host,
+    });
+  }
+
+  const hooks: ShutdownHook[] = [];
+  let stopping: Promise<void> | undefined;
+  async function stop(reason = "stop requested") {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      state.draining = true;
+      log.info("shutting down: draining in-flight requests", { reason, grace_ms: config.shutdownGraceMs });
+      const drained = server.stop(false).then(() => true);
+      const timer = new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref());
+      if (!(await Promise.race([drained, timer]))) {
+        log.warn("grace period over; closing remaining connections");
+        await server.stop(true);
+      }
+      for (const hook of hooks) {
+        try {
+          await hook.run();
+        } catch (e) {
+          log.error("shutdown step failed", { step: hook.name, error: (e as Error).message });
+        }
+      }
+      db.close();
+      log.info("stopped");
+    })();
+    return stopping;
+  }
+
+  return { app, url, db, key, onShutdown: (hook) => hooks.push(hook), stop };
+}
