@@ -24,7 +24,11 @@ export type RunningServer = {
 };
 
 /** Opens the data directory, migrates, and starts listening. Throws on any startup failure. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  options: { configure?: (app: App) => void } = {},
+): Promise<RunningServer> {
   const t0 = performance.now();
   const key = loadEncryptionKey({
     literal: config.encryptionKey,
@@ -51,6 +55,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const state = { draining: false, startedAt: Date.now() };
   const assets = await loadStaticAssets();
   const app = createApp({ version: VERSION, db, log, assets, state });
+  options.configure?.(app);
   try {
     // reusePort false: a second instance on the same port must fail, not split traffic (BUN-NOTES §0.3).
     app.listen({ hostname: config.host, port: config.port, reusePort: false });

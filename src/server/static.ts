@@ -9,8 +9,8 @@ import { IS_COMPILED, STATIC_DIR } from "../paths.ts";
 export type StaticAsset = {
   /** URL path, e.g. "/status.js" ("/index.html" is also served at "/"). */
   url: string;
-  body: Uint8Array;
-  gzip?: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
+  gzip?: Uint8Array<ArrayBuffer>;
   type: string;
   etag: string;
 };

@@ -1,0 +1,108 @@
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import fs from "node:fs";
+import path from "node:path";
+import { runCli, startCliServer } from "../testing/cli-process.ts";
+import { tempDir } from "../testing/temp.ts";
+import { VERSION } from "../version.ts";
+
+const KEY = "a1".repeat(32);
+
+describe("llm-proxy CLI", () => {
+  test("--version and --help", async () => {
+    const v = await runCli(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toBe(`llm-proxy ${VERSION}`);
+    const h = await runCli(["--help"]);
+    expect(h.code).toBe(0);
+    for (const word of ["serve", "migrate", "config check", "backup FILE", "service install", "--data-dir", "LLM_PROXY_PORT"]) {
+      expect(h.stdout).toContain(word);
+    }
+  });
+
+  test("unknown commands and flags exit 2 with a hint", async () => {
+    const a = await runCli(["frobnicate"]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("unknown command 'frobnicate'");
+    const b = await runCli(["serve", "--colour"]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain("--help");
+  });
+
+  test("config check prints effective settings with the key masked", async () => {
+    const dir = tempDir();
+    const r = await runCli(["config", "check", "--data-dir", dir, "--port", "5555"], { env: { LLM_PROXY_ENCRYPTION_KEY: KEY } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("configuration is valid");
+    expect(r.stdout).toMatch(/port\s+5555\s+\(flag\)/);
+    expect(r.stdout).toContain("set (32 bytes, from LLM_PROXY_ENCRYPTION_KEY)");
+    expect(r.stdout + r.stderr).not.toContain(KEY);
+    expect(fs.readdirSync(dir)).toEqual([]); // checking writes nothing
+  });
+
+  test("migrate applies migrations and exits; a newer database is refused", async () => {
+    const dir = tempDir();
+    const r = await runCli(["migrate", "--data-dir", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("migrations applied");
+    expect((await runCli(["migrate", "--data-dir", dir])).stderr).toContain("up to date");
+
+    const db = new Database(path.join(dir, "llm-proxy.db"));
+    db.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', 99999999999999)");
+    db.close();
+    const refused = await runCli(["serve", "--data-dir", dir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("newer llm-proxy");
+  });
+
+  test("serve: backup while running, SIGTERM exits 0 with the database closed", async () => {
+    const dir = tempDir();
+    const server = await startCliServer({ args: ["--data-dir", dir], env: { LLM_PROXY_ENCRYPTION_KEY: KEY } });
+    try {
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      const target = path.join(tempDir(), "snap.db");
+      const b = await runCli(["backup", target, "--data-dir", dir]);
+      expect(b.code).toBe(0);
+      const copy = new Database(target, { readonly: true });
+      expect(copy.query("SELECT count(*) AS n FROM meta").get()).toEqual({ n: 3 });
+      expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+      copy.close();
+      expect((await runCli(["backup", target, "--data-dir", dir])).stderr).toContain("already exists");
+    } finally {
+      server.proc.kill("SIGTERM");
+    }
+    expect(await server.proc.exited).toBe(0);
+    const log = await server.stderr;
+    expect(log).toContain('"msg":"stopped"');
+    expect(log).not.toContain(KEY);
+    // No key file is generated when the key comes from the environment.
+    expect(fs.existsSync(path.join(dir, "encryption.key"))).toBe(false);
+  });
+
+  test("service install --print shows a hardened unit; --user installs and uninstalls under HOME", async () => {
+    const p = await runCli(["service", "install", "--print"]);
+    expect(p.code).toBe(0);
+    for (const line of [
+      "NoNewPrivileges=yes",
+      "ProtectSystem=strict",
+      "StateDirectory=llm-proxy",
+      "Restart=on-failure",
+      "LoadCredential=encryption-key:/etc/llm-proxy/encryption.key",
+      "Environment=LLM_PROXY_ENCRYPTION_KEY_FILE=%d/encryption-key",
+      "DynamicUser=yes",
+    ]) {
+      expect(p.stdout).toContain(line);
+    }
+    const home = tempDir();
+    const env = { HOME: home, LLM_PROXY_DATA_DIR: tempDir() };
+    const i = await runCli(["service", "install", "--user"], { env });
+    expect(i.code).toBe(0);
+    const unit = path.join(home, ".config/systemd/user/llm-proxy.service");
+    expect(fs.readFileSync(unit, "utf8")).toContain("WantedBy=default.target");
+    expect(fs.existsSync(path.join(home, ".config/llm-proxy/llm-proxy.toml"))).toBe(true);
+    expect(i.stdout).toContain("systemctl --user daemon-reload");
+    const u = await runCli(["service", "uninstall", "--user"], { env });
+    expect(u.code).toBe(0);
+    expect(fs.existsSync(unit)).toBe(false);
+  });
+});
