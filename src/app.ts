@@ -5,6 +5,7 @@ import { ClientError, openAIError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { BASE_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "./server/security-headers.ts";
 import { serveAsset, type StaticAsset } from "./server/static.ts";
+import { v1Routes, type V1Deps } from "./routes/v1.ts";
 
 export type AppDeps = {
   version: string;
@@ -14,6 +15,8 @@ export type AppDeps = {
   /** Shared with the shutdown sequence: once draining, /readyz answers 503. */
   state: { draining: boolean; startedAt: number };
   migrationsFolder?: string;
+  /** The OpenAI-compatible gateway routes. */
+  v1: V1Deps;
 };
 
 /**
@@ -33,6 +36,10 @@ export function createApp(deps: AppDeps) {
           set.status = error.status;
           Object.assign(set.headers, error.headers);
           return error.toBody();
+        }
+        if ((error as { name?: string })?.name === "AbortError") {
+          set.status = 499;
+          return openAIError("Client closed the request", "invalid_request_error", null, "client_closed_request");
         }
         switch (code) {
           case "NOT_FOUND":
@@ -54,6 +61,7 @@ export function createApp(deps: AppDeps) {
         return openAIError("Internal server error", "server_error");
       }
     })
+    .use(v1Routes(deps.v1))
     .get("/healthz", () => ({
       status: "ok",
       version: deps.version,

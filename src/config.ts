@@ -13,8 +13,42 @@ import { defaultDataDir } from "./paths.ts";
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).regex(/^[A-Za-z0-9.:\-\[\]%]+$/, "must be an IP address or host name");
 
+const secretRef = z.string().min(1, "must not be empty");
+
+/** One `[[providers]]` table. */
+export const providerSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "use lowercase letters, digits, '-', '_' or '.'"),
+    type: z.enum(["openai", "deepseek", "grok", "openai-compatible"]),
+    base_url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+    api_key: secretRef.optional(),
+    api_keys: z.array(secretRef).min(1).optional(),
+    models: z.array(z.string().min(1)).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((p) => !(p.api_key && p.api_keys), { message: "set either api_key or api_keys, not both", path: ["api_keys"] })
+  .refine((p) => p.type !== "openai-compatible" || p.base_url, { message: "openai-compatible providers need a base_url", path: ["base_url"] });
+export type ProviderConfig = z.infer<typeof providerSchema>;
+
+/** `[gateway]`: request-path limits and resilience. */
+export const gatewaySchema = z.strictObject({
+  max_body_bytes: z.number().int().min(1024).optional(),
+  connect_timeout_ms: z.number().int().min(1).optional(),
+  first_byte_timeout_ms: z.number().int().min(1).optional(),
+  stream_idle_timeout_ms: z.number().int().min(1).optional(),
+  keepalive_interval_ms: z.number().int().min(100).optional(),
+  max_retries: z.number().int().min(0).max(10).optional(),
+  retry_base_delay_ms: z.number().int().min(0).optional(),
+  retry_max_delay_ms: z.number().int().min(0).optional(),
+  key_cooldown_ms: z.number().int().min(0).optional(),
+});
+
 /** Keys accepted in the TOML file (snake_case, the names are the interface). */
 export const fileSchema = z.strictObject({
+  providers: z.array(providerSchema).optional(),
+  models: z.strictObject({ aliases: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional() }).optional(),
+  gateway: gatewaySchema.optional(),
   host: host.optional(),
   port: port.optional(),
   data_dir: z.string().min(1).optional(),
@@ -39,9 +73,108 @@ export type Config = {
   encryptionKeyFile?: string;
   /** The config file that was read, if any. */
   configFile?: string;
+  /** Upstream providers (from `[[providers]]`, or detected from conventional env vars). */
+  providers: ResolvedProvider[];
+  /** `[models.aliases]`: alias → ordered `provider-id/model` fallback chain. */
+  aliases: Record<string, string[]>;
+  gateway: GatewaySettings;
   /** Where each effective value came from, for `config check`. */
   origin: Record<string, "default" | "file" | "env" | "flag">;
 };
+
+export type ResolvedProvider = {
+  id: string;
+  type: ProviderConfig["type"];
+  baseUrl?: string;
+  /** Keys in rotation order; `ref` is how it was written (env:NAME or a masked literal), safe to print. */
+  apiKeys: Array<{ value: string; ref: string }>;
+  models?: string[];
+  headers: Record<string, string>;
+  source: "file" | "env";
+};
+
+export type GatewaySettings = {
+  maxBodyBytes: number;
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  maxRetries: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  keyCooldownMs: number;
+};
+
+export const GATEWAY_DEFAULTS: GatewaySettings = {
+  maxBodyBytes: 32 * 1024 * 1024, // room for several base64 images
+  connectTimeoutMs: 10_000,
+  firstByteTimeoutMs: 600_000, // reasoning models can think for minutes before the first byte
+  streamIdleTimeoutMs: 300_000,
+  keepaliveIntervalMs: 15_000,
+  maxRetries: 2,
+  retryBaseDelayMs: 500,
+  retryMaxDelayMs: 20_000,
+  keyCooldownMs: 60_000,
+};
+
+/** Conventional environment variables that enable a provider when no `[[providers]]` are configured. */
+export const ENV_PROVIDERS: Array<{ env: string; id: string; type: ProviderConfig["type"] }> = [
+  { env: "OPENAI_API_KEY", id: "openai", type: "openai" },
+  { env: "DEEPSEEK_API_KEY", id: "deepseek", type: "deepseek" },
+  { env: "XAI_API_KEY", id: "xai", type: "grok" },
+];
+
+/** Masks a secret for display: only its last 4 characters. */
+export function maskSecret(value: string): string {
+  return value.length <= 8 ? "…" : `…${value.slice(-4)}`;
+}
+
+function resolveProviders(
+  file: FileConfig,
+  env: Record<string, string | undefined>,
+  problems: string[],
+): { providers: ResolvedProvider[]; aliases: Record<string, string[]> } {
+  const providers: ResolvedProvider[] = [];
+  const configured = file.providers ?? [];
+  configured.forEach((p, i) => {
+    if (p.enabled === false) return;
+    if (providers.some((q) => q.id === p.id)) problems.push(`providers[${i}].id: duplicate provider id '${p.id}'`);
+    const refs = p.api_keys ?? (p.api_key ? [p.api_key] : []);
+    const apiKeys = refs.flatMap((ref, k) => {
+      const where = p.api_keys ? `providers[${i}].api_keys[${k}]` : `providers[${i}].api_key`;
+      if (!ref.startsWith("env:")) return [{ value: ref, ref: maskSecret(ref) }];
+      const name = ref.slice(4);
+      const value = env[name];
+      if (!value) {
+        problems.push(`${where}: environment variable ${name} is not set`);
+        return [];
+      }
+      return [{ value, ref }];
+    });
+    providers.push({ id: p.id, type: p.type, baseUrl: p.base_url, apiKeys, models: p.models, headers: p.headers ?? {}, source: "file" });
+  });
+  if (!file.providers) {
+    for (const e of ENV_PROVIDERS) {
+      const value = env[e.env];
+      if (value) providers.push({ id: e.id, type: e.type, apiKeys: [{ value, ref: `env:${e.env}` }], headers: {}, source: "env" });
+    }
+  }
+  const aliases: Record<string, string[]> = {};
+  for (const [name, target] of Object.entries(file.models?.aliases ?? {})) {
+    const targets = Array.isArray(target) ? target : [target];
+    targets.forEach((t, k) => {
+      const slash = t.indexOf("/");
+      const provider = slash > 0 ? t.slice(0, slash) : "";
+      if (slash <= 0 || slash === t.length - 1) {
+        problems.push(`models.aliases.${name}[${k}]: '${t}' must be written as provider-id/model`);
+      } else if (!providers.some((p) => p.id === provider) && !configured.some((p) => p.id === provider)) {
+        problems.push(`models.aliases.${name}[${k}]: unknown provider '${provider}'`);
+      }
+    });
+    aliases[name] = targets;
+  }
+  return { providers, aliases };
+}
 
 export const DEFAULTS = {
   host: "127.0.0.1",
@@ -86,7 +219,7 @@ const NUMERIC = new Set<keyof FileConfig>(["port", "shutdown_grace_ms"]);
 
 function issuesOf(error: z.ZodError, describe: (key: string) => string): string[] {
   return error.issues.map((i) => {
-    const key = i.path.map(String).join(".") || "(root)";
+    const key = i.path.reduce<string>((a, k) => (typeof k === "number" ? `${a}[${k}]` : a ? `${a}.${String(k)}` : String(k)), "") || "(root)";
     const msg = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => `'${k}'`).join(", ")}` : i.message;
     return `${describe(key)}: ${msg}`;
   });
@@ -177,6 +310,21 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     return fallback;
   }
 
+  const { providers, aliases } = resolveProviders(fromFile, env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const g = fromFile.gateway ?? {};
+  const gateway: GatewaySettings = {
+    maxBodyBytes: g.max_body_bytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+    connectTimeoutMs: g.connect_timeout_ms ?? GATEWAY_DEFAULTS.connectTimeoutMs,
+    firstByteTimeoutMs: g.first_byte_timeout_ms ?? GATEWAY_DEFAULTS.firstByteTimeoutMs,
+    streamIdleTimeoutMs: g.stream_idle_timeout_ms ?? GATEWAY_DEFAULTS.streamIdleTimeoutMs,
+    keepaliveIntervalMs: g.keepalive_interval_ms ?? GATEWAY_DEFAULTS.keepaliveIntervalMs,
+    maxRetries: g.max_retries ?? GATEWAY_DEFAULTS.maxRetries,
+    retryBaseDelayMs: g.retry_base_delay_ms ?? GATEWAY_DEFAULTS.retryBaseDelayMs,
+    retryMaxDelayMs: g.retry_max_delay_ms ?? GATEWAY_DEFAULTS.retryMaxDelayMs,
+    keyCooldownMs: g.key_cooldown_ms ?? GATEWAY_DEFAULTS.keyCooldownMs,
+  };
+
   const encryptionKey = env.LLM_PROXY_ENCRYPTION_KEY?.trim() || undefined;
   if (encryptionKey) origin.encryption_key = "env";
   const keyFile = pick("encryption_key_file", undefined);
@@ -190,6 +338,9 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     encryptionKey,
     encryptionKeyFile: keyFile ? path.resolve(keyFile) : undefined,
     configFile: fileWasRead ? configFile : undefined,
+    providers,
+    aliases,
+    gateway,
     origin,
   };
 }
@@ -205,5 +356,14 @@ export function describeConfig(config: Config, keySource: string): Record<string
     log_format: config.logFormat,
     shutdown_grace_ms: config.shutdownGraceMs,
     encryption_key: keySource,
+    providers: config.providers.length
+      ? config.providers
+          .map((p) => `${p.id} (${p.type}${p.baseUrl ? `, ${p.baseUrl}` : ""}, keys: ${p.apiKeys.map((k) => k.ref).join(", ") || "none"}${p.models ? `, models: ${p.models.join(" ")}` : ""}; from ${p.source})`)
+          .join("; ")
+      : "(none: set OPENAI_API_KEY, DEEPSEEK_API_KEY or XAI_API_KEY, or add [[providers]])",
+    aliases: Object.keys(config.aliases).length
+      ? Object.entries(config.aliases).map(([a, t]) => `${a} → ${t.join(", ")}`).join("; ")
+      : "(none)",
+    gateway: Object.entries(config.gateway).map(([k, v]) => `${k}=${v}`).join(" "),
   };
 }

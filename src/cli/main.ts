@@ -7,6 +7,8 @@ import { runMigrations, SchemaTooNewError } from "../db/migrate.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { startServer } from "../server/serve.ts";
 import { VERSION } from "../version.ts";
+import { createClientKey } from "../auth/client-keys.ts";
+import { listClientKeys, revokeClientKey } from "../db/client-keys.ts";
 import { installService, renderUnit, uninstallService } from "./service.ts";
 
 export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
@@ -18,6 +20,9 @@ Commands:
   migrate                  Apply database migrations and exit
   config check             Validate the configuration and print the effective settings (secrets masked)
   backup FILE              Write a consistent copy of the database to FILE (safe while the server runs)
+  keys create --name NAME  Create a client API key for /v1 (printed once, on the last line)
+  keys list                List client keys (never the keys themselves)
+  keys revoke ID           Revoke a client key (takes effect on the running server at once)
   service install [--user] [--print]
                            Install a hardened systemd unit (--print only prints it)
   service uninstall [--user]
@@ -74,6 +79,8 @@ function parse(args: string[]) {
         "data-dir": { type: "string" },
         "log-level": { type: "string" },
         user: { type: "boolean" },
+        name: { type: "string" },
+        json: { type: "boolean" },
         print: { type: "boolean" },
         version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -177,6 +184,52 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         logger.info("backup written", { file: path.resolve(sub) });
         io.out(`${path.resolve(sub)}\n`);
         return 0;
+      }
+      case "keys": {
+        const { config } = configure(flags, io);
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        try {
+          runMigrations(handle);
+          if (sub === "create") {
+            only(2);
+            const name = values.name?.trim();
+            if (!name) throw new UsageError("keys create needs --name NAME");
+            const { key, row } = createClientKey(handle.db, name);
+            io.out(`created client key ${row.id} (${row.name}); it is shown only now:\n${key}\n`);
+            return 0;
+          }
+          if (sub === "list") {
+            only(2);
+            const rows = listClientKeys(handle.db);
+            if (values.json) {
+              for (const r of rows) {
+                io.out(JSON.stringify({ id: r.id, name: r.name, prefix: r.prefix, created_at: new Date(r.createdAt).toISOString(), revoked_at: r.revokedAt ? new Date(r.revokedAt).toISOString() : null }) + "\n");
+              }
+              return 0;
+            }
+            if (!rows.length) return io.out("no client keys; create one with: llm-proxy keys create --name NAME\n"), 0;
+            io.out(`${"ID".padEnd(22)}${"NAME".padEnd(24)}${"PREFIX".padEnd(14)}${"CREATED".padEnd(22)}STATUS\n`);
+            for (const r of rows) {
+              const status = r.revokedAt ? `revoked ${new Date(r.revokedAt).toISOString().slice(0, 19)}Z` : "active";
+              io.out(`${r.id.padEnd(22)}${r.name.slice(0, 23).padEnd(24)}${(r.prefix + "…").padEnd(14)}${new Date(r.createdAt).toISOString().slice(0, 19).padEnd(22)}${status}\n`);
+            }
+            return 0;
+          }
+          if (sub === "revoke") {
+            const id = positionals[2];
+            if (!id) throw new UsageError("keys revoke needs a key id (see 'llm-proxy keys list')");
+            only(3);
+            if (!revokeClientKey(handle.db, id)) {
+              io.err(`error: no active client key with id '${id}'\n`);
+              return 1;
+            }
+            io.out(`revoked ${id}\n`);
+            return 0;
+          }
+          throw new UsageError(`unknown command 'keys ${sub ?? ""}'; use 'keys create', 'keys list' or 'keys revoke'`);
+        } finally {
+          handle.close();
+        }
       }
       case "service": {
         only(2);

@@ -8,6 +8,9 @@ import { runMigrations } from "../db/migrate.ts";
 import type { Logger } from "../logger.ts";
 import { VERSION } from "../version.ts";
 import { loadStaticAssets } from "./static.ts";
+import { ClientKeyVerifier } from "../auth/client-keys.ts";
+import { KeyPool } from "../core/key-pool.ts";
+import { Router } from "../core/router.ts";
 
 /** Work to finish before the database closes (e.g. flushing the request-log queue). */
 export type ShutdownHook = { name: string; run: () => Promise<void> | void };
@@ -27,7 +30,7 @@ export type RunningServer = {
 export async function startServer(
   config: Config,
   log: Logger,
-  options: { configure?: (app: App) => void } = {},
+  options: { configure?: (app: App) => void; fetch?: typeof fetch } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
   const key = loadEncryptionKey({
@@ -54,11 +57,27 @@ export async function startServer(
 
   const state = { draining: false, startedAt: Date.now() };
   const assets = await loadStaticAssets();
-  const app = createApp({ version: VERSION, db, log, assets, state });
+  const v1 = {
+    router: new Router(config.providers, config.aliases),
+    verifier: new ClientKeyVerifier(db.db, db.sqlite),
+    gateway: { settings: config.gateway, keyPool: new KeyPool(config.gateway.keyCooldownMs), fetch: options.fetch },
+    settings: config.gateway,
+    log,
+  };
+  if (!config.providers.length) {
+    log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY or XAI_API_KEY, or add [[providers]] to the config file");
+  }
+  const app = createApp({ version: VERSION, db, log, assets, state, v1 });
   options.configure?.(app);
   try {
     // reusePort false: a second instance on the same port must fail, not split traffic (BUN-NOTES §0.3).
-    app.listen({ hostname: config.host, port: config.port, reusePort: false });
+    app.listen({
+      hostname: config.host,
+      port: config.port,
+      reusePort: false,
+      // A hard stop well above the JSON limit; the routes answer 413 in the API's shape first.
+      maxRequestBodySize: config.gateway.maxBodyBytes * 2 + 1024 * 1024,
+    });
   } catch (e) {
     db.close();
     const msg = (e as Error).message ?? String(e);

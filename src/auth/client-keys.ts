@@ -1,0 +1,85 @@
+import type { Database } from "bun:sqlite";
+import crypto from "node:crypto";
+import type { Db } from "../db/client.ts";
+import { activeClientKeys, insertClientKey, type ClientKeyRow } from "../db/client-keys.ts";
+
+/** Prefix of every client key, so leaked keys are easy to grep for and recognise. */
+export const CLIENT_KEY_PREFIX = "llmp_";
+
+export type ClientKeyIdentity = { id: string; name: string };
+
+export function hashClientKey(key: string): string {
+  return crypto.createHash("sha256").update(key).digest("hex");
+}
+
+/** Creates a key; the plaintext is returned once and never stored. */
+export function createClientKey(db: Db, name: string): { key: string; row: ClientKeyRow } {
+  const key = CLIENT_KEY_PREFIX + crypto.randomBytes(32).toString("base64url");
+  const row: ClientKeyRow = {
+    id: "key_" + crypto.randomBytes(8).toString("hex"),
+    name,
+    keyHash: hashClientKey(key),
+    prefix: key.slice(0, CLIENT_KEY_PREFIX.length + 6),
+    createdAt: Date.now(),
+    revokedAt: null,
+  };
+  insertClientKey(db, row);
+  return { key, row };
+}
+
+/**
+ * Verifies presented client keys against an in-memory map of active key hashes.
+ * The map is rebuilt whenever another connection (e.g. `llm-proxy keys revoke`) has committed to
+ * the database, detected with `PRAGMA data_version` (a few microseconds per request), so a
+ * revocation takes effect on the very next request without polling.
+ */
+export class ClientKeyVerifier {
+  private byHash = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
+  private dataVersion = -1;
+  private readonly versionQuery;
+
+  constructor(
+    private readonly db: Db,
+    sqlite: Database,
+  ) {
+    // query() (not prepare()) so the statement is cached on the connection and finalized when it closes.
+    this.versionQuery = sqlite.query<{ data_version: number }, []>("PRAGMA data_version");
+  }
+
+  /** Forces a reload on the next check (after this process itself changed keys). */
+  invalidate(): void {
+    this.dataVersion = -1;
+  }
+
+  private refresh() {
+    const version = this.versionQuery.get()?.data_version ?? 0;
+    if (version === this.dataVersion) return;
+    const next = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
+    for (const row of activeClientKeys(this.db)) {
+      next.set(row.keyHash, { id: row.id, name: row.name, hash: Buffer.from(row.keyHash, "hex") });
+    }
+    this.byHash = next;
+    this.dataVersion = version;
+  }
+
+  /** The key's identity, or undefined for a missing, unknown or revoked key. */
+  verify(presented: string | undefined): ClientKeyIdentity | undefined {
+    if (!presented || !presented.startsWith(CLIENT_KEY_PREFIX) || presented.length > 200) return undefined;
+    this.refresh();
+    const hash = hashClientKey(presented);
+    const entry = this.byHash.get(hash);
+    // The map lookup is keyed by a hash the caller cannot steer; confirm in constant time anyway.
+    if (!entry || !crypto.timingSafeEqual(entry.hash, Buffer.from(hash, "hex"))) return undefined;
+    return { id: entry.id, name: entry.name };
+  }
+}
+
+/** The client key from `Authorization: Bearer …` or `x-api-key`. */
+export function presentedKey(headers: Headers): string | undefined {
+  const auth = headers.get("authorization");
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    return m ? m[1]!.trim() : undefined;
+  }
+  return headers.get("x-api-key")?.trim() || undefined;
+}

@@ -1,0 +1,170 @@
+import type { GatewaySettings } from "../config.ts";
+import { ProviderError, shouldFailover } from "../providers/errors.ts";
+import { runProvider } from "../providers/run.ts";
+import type { KeyPool } from "./key-pool.ts";
+import type { Target } from "./router.ts";
+import type { ChatRequest, StreamEvent } from "./types.ts";
+
+/** One upstream call made for a request: what was tried and how it ended. */
+export type Attempt = {
+  target: string;
+  keyIndex: number;
+  ok: boolean;
+  status?: number;
+  errorClass?: string;
+  message?: string;
+  durationMs: number;
+};
+
+/** Every target failed before producing output (or a client-fixable error stopped the chain). */
+export class GatewayError extends Error {
+  override name = "GatewayError";
+  constructor(
+    readonly last: ProviderError,
+    readonly attempts: Attempt[],
+  ) {
+    super(last.message);
+  }
+}
+
+export type GatewayDeps = {
+  settings: GatewaySettings;
+  keyPool: KeyPool;
+  /** Injected in tests; defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+  random?: () => number;
+};
+
+/** A committed upstream call: events start with the first output the upstream produced. */
+export type OpenedChat = {
+  target: Target;
+  attempts: Attempt[];
+  events: AsyncGenerator<StreamEvent, void, undefined>;
+};
+
+const ACCOUNT_ERRORS = new Set(["authentication", "quota", "permission"]);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function* prepend(first: StreamEvent[], rest: AsyncGenerator<StreamEvent, void, undefined>) {
+  yield* first;
+  yield* rest;
+}
+
+/**
+ * The gateway loop: try each target in order, rotating keys and retrying transient failures with
+ * exponential backoff and jitter (honouring retry-after up to `retryMaxDelayMs`), and commit at
+ * the first output event. Nothing has reached the client before commit, so every failure up to
+ * then can still fall back; after it, failures arrive as `error` events in the stream.
+ */
+export async function openChat(
+  deps: GatewayDeps,
+  input: { targets: Target[]; request: Omit<ChatRequest, "model">; stream: boolean; signal: AbortSignal },
+): Promise<OpenedChat> {
+  const { settings, keyPool } = deps;
+  const random = deps.random ?? Math.random;
+  const attempts: Attempt[] = [];
+  let last: ProviderError | undefined;
+
+  for (const target of input.targets) {
+    const { provider } = target;
+    const keys = provider.apiKeys.length ? keyPool.order(provider.id, provider.apiKeys.length) : [-1];
+    let retries = 0;
+    let nextTarget = false;
+    for (let k = 0; k < keys.length && !nextTarget; k++) {
+      const keyIndex = keys[k]!;
+      for (;;) {
+        const started = performance.now();
+        const events = runProvider(
+          target.adapter,
+          { ...input.request, model: target.upstreamModel },
+          {
+            apiKey: keyIndex >= 0 ? provider.apiKeys[keyIndex]!.value : "",
+            baseUrl: provider.baseUrl,
+            headers: provider.headers,
+            instanceId: provider.id,
+          },
+          {
+            stream: input.stream,
+            signal: input.signal,
+            fetch: deps.fetch,
+            timeouts: {
+              connectMs: settings.connectTimeoutMs,
+              firstByteMs: settings.firstByteTimeoutMs,
+              idleMs: settings.streamIdleTimeoutMs,
+            },
+          },
+        );
+        try {
+          const first = await events.next();
+          attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
+          return { target, attempts, events: prepend(first.done ? [] : [first.value], events) };
+        } catch (e) {
+          if (input.signal.aborted) throw input.signal.reason ?? e;
+          const error =
+            e instanceof ProviderError
+              ? e
+              : new ProviderError({
+                  provider: provider.id,
+                  info: { message: `request to ${provider.id} failed`, errorClass: "network", retryable: true },
+                  cause: e,
+                });
+          last = error;
+          attempts.push({
+            target: target.label,
+            keyIndex,
+            ok: false,
+            status: error.status,
+            errorClass: error.errorClass,
+            message: error.message,
+            durationMs: Math.round(performance.now() - started),
+          });
+          if (ACCOUNT_ERRORS.has(error.errorClass)) {
+            // This key is unusable for a while; try the provider's next key, then the next target.
+            if (keyIndex >= 0) keyPool.bench(provider.id, keyIndex);
+            break;
+          }
+          if (error.retryable) {
+            if (error.errorClass === "rate_limit" && k + 1 < keys.length) break; // another key may have headroom
+            const hint = error.retryAfterMs;
+            if (retries >= settings.maxRetries || (hint !== undefined && hint > settings.retryMaxDelayMs)) {
+              nextTarget = true;
+              break;
+            }
+            const backoff = Math.min(settings.retryMaxDelayMs, settings.retryBaseDelayMs * 2 ** retries);
+            const delay = Math.min(settings.retryMaxDelayMs, Math.max(hint ?? 0, backoff * (0.5 + random() * 0.5)));
+            retries++;
+            await sleep(delay, input.signal);
+            continue;
+          }
+          if (shouldFailover(error)) {
+            nextTarget = true;
+            break;
+          }
+          throw new GatewayError(error, attempts); // the client must fix the request: no fallback helps
+        }
+      }
+    }
+  }
+  if (!last) {
+    last = new ProviderError({
+      provider: "gateway",
+      info: { message: "no upstream target is available for this model", errorClass: "network", retryable: false },
+    });
+  }
+  throw new GatewayError(last, attempts);
+}

@@ -1,0 +1,37 @@
+/**
+ * Rotates a provider's API keys (round robin) and benches a key that failed authentication or
+ * ran out of quota, so the next request uses another key until the cooldown ends.
+ * In-process state; a multi-instance deployment swaps this for a shared implementation.
+ */
+export class KeyPool {
+  private cursor = new Map<string, number>();
+  private benchedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly cooldownMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Key indexes of `providerId` in the order to try them for one request: starting at the
+   * rotation cursor, usable keys first. Benched keys are left out unless every key is benched
+   * (then the one that comes back soonest is tried, so a provider is never dead forever).
+   */
+  order(providerId: string, keyCount: number): number[] {
+    if (keyCount === 0) return [];
+    const start = this.cursor.get(providerId) ?? 0;
+    this.cursor.set(providerId, (start + 1) % keyCount);
+    const all = Array.from({ length: keyCount }, (_, i) => (start + i) % keyCount);
+    const now = this.now();
+    const usable = all.filter((i) => (this.benchedUntil.get(`${providerId}#${i}`) ?? 0) <= now);
+    if (usable.length) return usable;
+    const soonest = all.reduce((a, b) =>
+      (this.benchedUntil.get(`${providerId}#${a}`) ?? 0) <= (this.benchedUntil.get(`${providerId}#${b}`) ?? 0) ? a : b,
+    );
+    return [soonest];
+  }
+
+  bench(providerId: string, keyIndex: number): void {
+    this.benchedUntil.set(`${providerId}#${keyIndex}`, this.now() + this.cooldownMs);
+  }
+}

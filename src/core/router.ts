@@ -1,0 +1,97 @@
+import type { ResolvedProvider } from "../config.ts";
+import { getAdapter } from "../providers/registry.ts";
+import type { ProviderAdapter } from "../providers/types.ts";
+
+/** One place a request can go: a provider instance, its adapter, and the upstream model id. */
+export type Target = {
+  provider: ResolvedProvider;
+  adapter: ProviderAdapter;
+  upstreamModel: string;
+  /** `provider-id/model`, as shown in logs and errors. */
+  label: string;
+};
+
+export type RouteResult = { ok: true; targets: Target[] } | { ok: false; message: string };
+
+/** Model-name patterns each provider type is known to serve, for bare names without an alias. */
+const KNOWN_MODELS: Record<string, RegExp> = {
+  openai: /^(gpt-|chatgpt-|o\d|codex-|computer-use-)/,
+  deepseek: /^deepseek-/,
+  grok: /^grok-/,
+};
+
+/** Built-in model ids listed by /v1/models for a provider without a `models` list. */
+export const DEFAULT_MODELS: Record<string, string[]> = {
+  openai: ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o4-mini", "o3"],
+  deepseek: ["deepseek-chat", "deepseek-reasoner"],
+  grok: ["grok-4", "grok-3", "grok-3-mini"],
+  "openai-compatible": [],
+};
+
+/**
+ * Resolves the model named by a client:
+ * 1. `provider-id/model` addresses one provider directly (its `models` allowlist applies);
+ * 2. a bare name that is an alias expands to the alias's ordered fallback chain;
+ * 3. otherwise the first provider (in config order) that lists the model in `models`, then the
+ *    first whose type is known to serve it (gpt-*, o-series → openai; deepseek-*; grok-*).
+ */
+export class Router {
+  private readonly byId: Map<string, ResolvedProvider>;
+
+  constructor(
+    readonly providers: ResolvedProvider[],
+    readonly aliases: Record<string, string[]>,
+  ) {
+    this.byId = new Map(providers.map((p) => [p.id, p]));
+  }
+
+  private target(provider: ResolvedProvider, model: string): Target | undefined {
+    const adapter = getAdapter(provider.type);
+    if (!adapter) return undefined;
+    return { provider, adapter, upstreamModel: model, label: `${provider.id}/${model}` };
+  }
+
+  /** Direct `provider-id/model` reference, or undefined when the prefix is not a provider id. */
+  private direct(name: string): RouteResult | undefined {
+    const slash = name.indexOf("/");
+    if (slash <= 0) return undefined;
+    const provider = this.byId.get(name.slice(0, slash));
+    if (!provider) return undefined;
+    const model = name.slice(slash + 1);
+    if (!model) return { ok: false, message: `The model '${name}' does not name a model after the provider id` };
+    if (provider.models && !provider.models.includes(model)) {
+      return { ok: false, message: `The model '${model}' is not enabled for provider '${provider.id}'` };
+    }
+    const t = this.target(provider, model);
+    return t ? { ok: true, targets: [t] } : { ok: false, message: `Provider '${provider.id}' has an unsupported type` };
+  }
+
+  resolve(name: string): RouteResult {
+    const direct = this.direct(name);
+    if (direct) return direct;
+    const alias = this.aliases[name];
+    if (alias) {
+      const targets = alias.flatMap((ref) => {
+        const r = this.direct(ref);
+        return r?.ok ? r.targets : [];
+      });
+      return targets.length
+        ? { ok: true, targets }
+        : { ok: false, message: `The alias '${name}' has no usable target (its providers are not configured)` };
+    }
+    const listed = this.providers.find((p) => p.models?.includes(name));
+    const known = listed ?? this.providers.find((p) => !p.models && KNOWN_MODELS[p.type]?.test(name));
+    const t = known && this.target(known, name);
+    if (t) return { ok: true, targets: [t] };
+    return { ok: false, message: `The model '${name}' does not exist or no configured provider serves it` };
+  }
+
+  /** Every model id a client can use: aliases, then `provider-id/model` for each provider. */
+  listModels(): Array<{ id: string; ownedBy: string }> {
+    const out = Object.keys(this.aliases).map((id) => ({ id, ownedBy: "llm-proxy" }));
+    for (const p of this.providers) {
+      for (const m of p.models ?? DEFAULT_MODELS[p.type] ?? []) out.push({ id: `${p.id}/${m}`, ownedBy: p.id });
+    }
+    return out;
+  }
+}

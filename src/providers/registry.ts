@@ -1,0 +1,22 @@
+// Adapters by type id (the `type` of a configured provider instance).
+import type { ProviderId } from '../core/types.ts';
+import { deepseek } from './deepseek.ts';
+import { grok } from './grok.ts';
+import { openai } from './openai.ts';
+import { openaiCompatible } from './openai-compat-generic.ts';
+import type { ProviderAdapter } from './types.ts';
+
+// Gemini and Anthropic adapters have their own codecs and are added when written.
+export const adapters = {
+  openai,
+  deepseek,
+  grok,
+  'openai-compatible': openaiCompatible,
+} satisfies Partial<Record<ProviderId, ProviderAdapter>>;
+
+export type RegisteredProviderType = keyof typeof adapters;
+
+/** The adapter for a provider type id, or undefined when the type is unknown. */
+export function getAdapter(type: string): ProviderAdapter | undefined {
+  return Object.hasOwn(adapters, type) ? (adapters[type as RegisteredProviderType] as ProviderAdapter) : undefined;
+}

@@ -1,0 +1,277 @@
+// runProvider(): the only place that calls fetch. HTTP, SSE, timeouts and errors, once for every adapter.
+//
+// Contract for callers (gateway.ts):
+// * Before the first OUTPUT event (text, reasoning, tool call or finish) nothing is yielded: leading
+//   events (response-start) are held back and released together with the first output. Any failure
+//   up to then is THROWN as a ProviderError, so the gateway can fall back to the next target.
+// * After that, a failure is yielded as `error` followed by `finish` { unified: 'error' }; the
+//   iterator then ends normally.
+// * A caller abort (options.signal) cancels the upstream request at once (fetch and body reads share
+//   the signal) and rethrows the signal's reason, at any point: a gone client is not a provider error.
+// * Breaking out of the loop early cancels the upstream body.
+// * Keep-alive towards the CLIENT is the route's job (a timer on its own SSE stream), not ours: we
+//   neither forward upstream SSE comments nor emit heartbeat events. Upstream comments are only
+//   counted; they do not reset the idle timer (DeepSeek can send ": keep-alive" for 10 minutes).
+import { resultToEvents } from '../core/accumulate.ts';
+import type { ChatRequest, ProviderErrorInfo, StreamEvent } from '../core/types.ts';
+import { ProviderError } from './errors.ts';
+import { createSseParser } from './sse.ts';
+import type { ProviderAdapter, ProviderSettings } from './types.ts';
+
+export type RunTimeouts = {
+  /** Request start → response headers. */
+  connectMs?: number;
+  /** Request start → first SSE data message (streams) or first body bytes (non-streaming). */
+  firstByteMs?: number;
+  /**
+   * Longest upstream silence between SSE data messages (comments do not count) or body chunks.
+   * Only time spent waiting on the upstream counts, not time the consumer takes between pulls.
+   */
+  idleMs?: number;
+};
+
+export type RunOptions = {
+  /** Ask the upstream to stream. A JSON reply to a stream request is still handled. */
+  stream: boolean;
+  /** Client abort; propagated to the upstream fetch. */
+  signal?: AbortSignal;
+  /** Injected in tests (replay fetch); defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Unset = no limit. Every timeout is a ProviderError of class `timeout`, retryable. */
+  timeouts?: RunTimeouts;
+};
+
+type ReadResult = { done: true; value?: undefined } | { done: false; value: Uint8Array };
+
+const OUTPUT_EVENTS = new Set<StreamEvent['type']>(['text-delta', 'reasoning-delta', 'tool-call-delta', 'finish']);
+
+/** Abort reason used by our own timers (distinguishes them from the caller's abort). */
+class TimeoutReason {
+  constructor(readonly message: string) {}
+}
+
+/** Calls the upstream and yields canonical events (see the contract at the top of this file). */
+export async function* runProvider(
+  adapter: ProviderAdapter,
+  request: ChatRequest,
+  settings: ProviderSettings,
+  options: RunOptions,
+): AsyncGenerator<StreamEvent, void, undefined> {
+  const provider = settings.instanceId ?? adapter.id;
+  const fail = (info: ProviderErrorInfo, upstreamBody?: string, cause?: unknown) =>
+    new ProviderError({ provider, info, upstreamBody, apiKey: settings.apiKey, cause });
+  const invalidResponse = (message: string, status?: number): ProviderErrorInfo => ({
+    message,
+    errorClass: 'invalid_response',
+    retryable: true,
+    ...(status ? { status } : {}),
+  });
+
+  const refused = adapter.validate?.(request, settings);
+  if (refused) throw fail(refused);
+  const { http, warnings } = adapter.buildRequest(request, settings, { stream: options.stream });
+
+  // Our timers abort `timeouts`; the fetch and every body read listen to it and to the caller's signal.
+  const { connectMs, firstByteMs, idleMs } = options.timeouts ?? {};
+  const timeouts = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, timeouts.signal]) : timeouts.signal;
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  const arm = (name: string, ms: number | undefined, message: () => string) => {
+    clearTimeout(timers.get(name));
+    if (ms === undefined) return;
+    timers.set(name, setTimeout(() => timeouts.abort(new TimeoutReason(message())), Math.max(1, ms)));
+  };
+  const disarm = (name: string) => clearTimeout(timers.get(name));
+  let comments = 0; // upstream SSE comments seen (keep-alives)
+  let silentMs = 0; // time spent waiting on the upstream since its last data
+
+  /** Anything thrown by fetch/read → what to surface. */
+  const toFailure = (error: unknown): unknown => {
+    if (options.signal?.aborted) return options.signal.reason;
+    if (timeouts.signal.reason instanceof TimeoutReason) {
+      return fail({ message: timeouts.signal.reason.message, errorClass: 'timeout', retryable: true }, undefined, error);
+    }
+    if (error instanceof ProviderError) return error;
+    const message = `network error calling upstream: ${error instanceof Error ? error.message : String(error)}`;
+    return fail({ message, errorClass: 'network', retryable: true }, undefined, error);
+  };
+
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** One body read under the idle timer; the clock only runs while we wait on the upstream. */
+  const read = async (): Promise<ReadResult> => {
+    if (!reader) return { done: true };
+    arm('idle', idleMs === undefined ? undefined : idleMs - silentMs, () =>
+      `upstream sent no data for ${idleMs} ms${comments ? ` (only ${comments} SSE comments)` : ''}`,
+    );
+    const started = performance.now();
+    let result: ReadResult;
+    try {
+      result = await reader.read();
+    } catch (error) {
+      throw toFailure(error);
+    } finally {
+      disarm('idle');
+      silentMs += performance.now() - started;
+    }
+    // A fetch that ignores the signal sees its body cancelled instead (below): a read that ends
+    // because of an abort is that abort, not a clean end of stream.
+    if (signal.aborted) throw toFailure(signal.reason);
+    return result;
+  };
+  signal.addEventListener('abort', () => reader?.cancel(signal.reason).catch(() => {}), { once: true });
+  const sawData = () => {
+    disarm('first-byte');
+    silentMs = 0;
+  };
+  const readAll = async (): Promise<string> => {
+    const parts: Uint8Array[] = [];
+    for (let chunk = await read(); !chunk.done; chunk = await read()) {
+      sawData();
+      parts.push(chunk.value);
+    }
+    return Buffer.concat(parts).toString('utf8');
+  };
+
+  try {
+    arm('connect', connectMs, () => `no response headers from upstream within ${connectMs} ms`);
+    arm('first-byte', firstByteMs, () => `no data from upstream within ${firstByteMs} ms`);
+    let response: Response;
+    try {
+      const body = JSON.stringify(http.body);
+      response = await (options.fetch ?? fetch)(http.url, { method: 'POST', headers: http.headers, body, signal });
+    } catch (error) {
+      throw toFailure(error);
+    }
+    disarm('connect');
+    reader = response.body?.getReader();
+
+    if (!response.ok) {
+      let body = '';
+      try {
+        body = await readAll();
+      } catch (failure) {
+        // A body cut off by the network still leaves a classifiable status; aborts and timeouts do not.
+        if (!(failure instanceof ProviderError) || failure.errorClass !== 'network') throw failure;
+      }
+      const { status, headers, statusText } = response;
+      throw fail(adapter.parseError({ status, body, headers, statusText }), body);
+    }
+
+    const contentType = response.headers.get('content-type') ?? '';
+    const isSse = contentType.includes('text/event-stream') || (options.stream && !contentType.includes('json'));
+
+    if (!isSse) {
+      const text = await readAll();
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (error) {
+        throw fail(invalidResponse('upstream returned a body that is not JSON', response.status), text, error);
+      }
+      if (isErrorPayload(data)) {
+        throw fail(adapter.parseError({ status: response.status, body: text, headers: response.headers }), text);
+      }
+      const parsed = adapter.responseSchema.safeParse(data);
+      if (!parsed.success) {
+        throw fail(invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
+      }
+      let events: StreamEvent[];
+      try {
+        events = resultToEvents(adapter.parseResponse(parsed.data, warnings));
+      } catch (error) {
+        throw fail(invalidResponse('could not read upstream response', response.status), text, error);
+      }
+      yield* events;
+      return;
+    }
+
+    // Streaming. Events before the first output are held back (see the contract above).
+    const decoder = adapter.createStreamDecoder(warnings);
+    const parser = createSseParser();
+    const errorBodies = new WeakMap<ProviderErrorInfo, string>(); // raw payloads, kept if we throw
+    let held: StreamEvent[] | undefined = [];
+    let stopped = false;
+
+    /** Routes events: holds, releases, throws (before output), or ends with error + finish. */
+    function* emit(events: StreamEvent[]): Generator<StreamEvent> {
+      for (const [i, event] of events.entries()) {
+        if (event.type === 'error') {
+          if (held) throw fail(event.error, errorBodies.get(event.error));
+          const finish = events.slice(i + 1).find((next) => next.type === 'finish');
+          stopped = true;
+          yield event;
+          yield finish ?? { type: 'finish', finishReason: { unified: 'error', raw: undefined }, usage: {} };
+          return;
+        }
+        if (event.type === 'finish') stopped = true;
+        if (!held) {
+          yield event;
+        } else {
+          held.push(event);
+          if (!OUTPUT_EVENTS.has(event.type)) continue;
+          if (held[0]!.type !== 'response-start') held.unshift({ type: 'response-start', warnings });
+          const release = held;
+          held = undefined;
+          yield* release;
+        }
+        if (stopped) return;
+      }
+    }
+    const errorEvent = (info: ProviderErrorInfo, body: string): StreamEvent => {
+      errorBodies.set(info, body);
+      return { type: 'error', error: info };
+    };
+    /** One SSE data payload → events (malformed payloads and error frames become `error`). */
+    const decode = (data: string, event: string | undefined): StreamEvent[] => {
+      let payload: unknown;
+      try {
+        payload = JSON.parse(data);
+      } catch {
+        return [errorEvent(invalidResponse('upstream sent an SSE data line that is not JSON'), data)];
+      }
+      if (event === 'error' || isErrorPayload(payload)) {
+        return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
+      }
+      const chunk = adapter.chunkSchema.safeParse(payload);
+      if (!chunk.success) return [errorEvent(invalidResponse('unexpected upstream chunk shape'), data)];
+      try {
+        return decoder.push(chunk.data);
+      } catch (error) {
+        return [errorEvent(invalidResponse(`could not decode upstream chunk: ${String(error)}`), data)];
+      }
+    };
+
+    for (let ended = false; !ended; ) {
+      let chunk: ReadResult;
+      try {
+        chunk = await read();
+      } catch (failure) {
+        if (held || !(failure instanceof ProviderError)) throw failure;
+        yield* emit([{ type: 'error', error: failure.toInfo() }]);
+        return;
+      }
+      ended = chunk.done;
+      for (const item of chunk.done ? parser.end() : parser.push(chunk.value)) {
+        if (item.type === 'comment') {
+          comments++;
+          continue;
+        }
+        if (item.type === 'done') {
+          ended = true; // anything after [DONE] is ignored, as the OpenAI SDK does
+          break;
+        }
+        sawData();
+        yield* emit(decode(item.data, item.event));
+        if (stopped) return;
+      }
+    }
+    yield* emit(decoder.end());
+  } finally {
+    for (const timer of timers.values()) clearTimeout(timer);
+    reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
+  }
+}
+
+function isErrorPayload(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && !Array.isArray(data) && (data as { error?: unknown }).error != null;
+}
