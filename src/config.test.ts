@@ -104,3 +104,59 @@ describe("config errors name the source and path of every bad field", () => {
     expect(fs.existsSync(path.join(dir, "llm-proxy.db"))).toBe(false);
   });
 });
+
+describe("providers, aliases and gateway settings", () => {
+  test("conventional env vars enable providers when none are configured", () => {
+    const c = loadConfig({ env: { OPENAI_API_KEY: "sk-o", DEEPSEEK_API_KEY: "sk-d", XAI_API_KEY: "xai-k" } });
+    expect(c.providers.map((p) => [p.id, p.type, p.source])).toEqual([
+      ["openai", "openai", "env"],
+      ["deepseek", "deepseek", "env"],
+      ["xai", "grok", "env"],
+    ]);
+    expect(c.providers[0]!.apiKeys[0]!.value).toBe("sk-o");
+  });
+
+  test("[[providers]] with env: references, key lists, models and headers; env detection is then off", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "p.toml");
+    fs.writeFileSync(
+      file,
+      `[[providers]]\nid = "oa"\ntype = "openai"\napi_keys = ["env:K1", "sk-literal-1234567890"]\nmodels = ["gpt-4o"]\nheaders = { "OpenAI-Organization" = "org-1" }\n\n` +
+        `[[providers]]\nid = "ollama"\ntype = "openai-compatible"\nbase_url = "http://127.0.0.1:11434/v1"\n\n` +
+        `[models.aliases]\nsmart = ["oa/gpt-4o", "ollama/llama3"]\nfast = "ollama/llama3"\n\n[gateway]\nmax_retries = 5\n`,
+    );
+    const c = loadConfig({ flags: { config: file }, env: { K1: "sk-from-env", OPENAI_API_KEY: "ignored" } });
+    expect(c.providers.map((p) => p.id)).toEqual(["oa", "ollama"]);
+    expect(c.providers[0]!.apiKeys.map((k) => k.value)).toEqual(["sk-from-env", "sk-literal-1234567890"]);
+    expect(c.providers[0]!.apiKeys.map((k) => k.ref)).toEqual(["env:K1", "…7890"]);
+    expect(c.providers[0]!.headers).toEqual({ "OpenAI-Organization": "org-1" });
+    expect(c.providers[1]!.apiKeys).toEqual([]);
+    expect(c.aliases).toEqual({ smart: ["oa/gpt-4o", "ollama/llama3"], fast: ["ollama/llama3"] });
+    expect(c.gateway.maxRetries).toBe(5);
+    expect(c.gateway.firstByteTimeoutMs).toBeGreaterThanOrEqual(60_000);
+  });
+
+  test("provider mistakes are reported with their path", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "p.toml");
+    fs.writeFileSync(file, `[[providers]]\nid = "x"\ntype = "openai"\napi_key = "env:MISSING_VAR"\n\n[models.aliases]\na = ["nobody/m", "bare"]\n`);
+    const p = problems(() => loadConfig({ flags: { config: file }, env: {} }));
+    expect(p).toContain("providers[0].api_key: environment variable MISSING_VAR is not set");
+    expect(p).toContain("models.aliases.a[0]: unknown provider 'nobody'");
+    expect(p.some((x) => x.includes("models.aliases.a[1]") && x.includes("provider-id/model"))).toBe(true);
+    fs.writeFileSync(file, `[[providers]]\nid = "local"\ntype = "openai-compatible"\n[[providers]]\nid = "Bad Id"\ntype = "anthropic"\n`);
+    const q = problems(() => loadConfig({ flags: { config: file }, env: {} }));
+    expect(q.some((x) => x.includes("providers[0].base_url"))).toBe(true);
+    expect(q.some((x) => x.includes("providers[1].id"))).toBe(true);
+    expect(q.some((x) => x.includes("providers[1].type"))).toBe(true);
+  });
+
+  test("config check masks provider keys", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "llm-proxy.toml"), `[[providers]]\nid = "oa"\ntype = "openai"\napi_key = "sk-supersecret-value-9876"\n`);
+    const r = await runCli(["config", "check", "--data-dir", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("oa (openai, keys: …9876; from file)");
+    expect(r.stdout).not.toContain("supersecret");
+  });
+});

@@ -105,4 +105,35 @@ describe("llm-proxy CLI", () => {
     expect(u.code).toBe(0);
     expect(fs.existsSync(unit)).toBe(false);
   });
+
+  test("keys create/list/revoke; a key revoked from the terminal stops working on the running server at once", async () => {
+    const dir = tempDir();
+    const server = await startCliServer({ args: ["--data-dir", dir], env: { LLM_PROXY_ENCRYPTION_KEY: KEY } });
+    try {
+      const created = await runCli(["keys", "create", "--name", "ci bot", "--data-dir", dir]);
+      expect(created.code).toBe(0);
+      const key = created.stdout.trim().split("\n").at(-1)!;
+      expect(key).toMatch(/^llmp_[A-Za-z0-9_-]{43}$/);
+      const id = /created client key (key_[0-9a-f]+)/.exec(created.stdout)![1]!;
+
+      const list = await runCli(["keys", "list", "--data-dir", dir]);
+      expect(list.stdout).toContain(id);
+      expect(list.stdout).toContain("ci bot");
+      expect(list.stdout).toContain("active");
+      expect(list.stdout).not.toContain(key);
+      const json = await runCli(["keys", "list", "--json", "--data-dir", dir]);
+      expect(JSON.parse(json.stdout.trim())).toMatchObject({ id, name: "ci bot", revoked_at: null });
+
+      const auth = { headers: { authorization: `Bearer ${key}` } };
+      expect((await fetch(`${server.url}/v1/models`, auth)).status).toBe(200);
+      expect((await runCli(["keys", "revoke", id, "--data-dir", dir])).code).toBe(0);
+      expect((await fetch(`${server.url}/v1/models`, auth)).status).toBe(401);
+      expect((await runCli(["keys", "revoke", id, "--data-dir", dir])).code).toBe(1);
+      expect((await runCli(["keys", "list", "--data-dir", dir])).stdout).toContain("revoked");
+      expect((await runCli(["keys", "create", "--data-dir", dir])).code).toBe(2);
+    } finally {
+      server.proc.kill("SIGTERM");
+      await server.proc.exited;
+    }
+  });
 });

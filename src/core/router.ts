@@ -18,6 +18,7 @@ const KNOWN_MODELS: Record<string, RegExp> = {
   openai: /^(gpt-|chatgpt-|o\d|codex-|computer-use-)/,
   deepseek: /^deepseek-/,
   grok: /^grok-/,
+  gemini: /^(gemini-|gemma-)/,
 };
 
 /** Built-in model ids listed by /v1/models for a provider without a `models` list. */
@@ -25,6 +26,7 @@ export const DEFAULT_MODELS: Record<string, string[]> = {
   openai: ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o4-mini", "o3"],
   deepseek: ["deepseek-chat", "deepseek-reasoner"],
   grok: ["grok-4", "grok-3", "grok-3-mini"],
+  gemini: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
   "openai-compatible": [],
 };
 
