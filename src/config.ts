@@ -44,8 +44,20 @@ export const gatewaySchema = z.strictObject({
   key_cooldown_ms: z.number().int().min(0).optional(),
 });
 
+/** `[request_log]`: the request log writer, body storage and retention. */
+export const requestLogSchema = z.strictObject({
+  flush_interval_ms: z.number().int().min(10).max(250).optional(),
+  batch_size: z.number().int().min(1).max(10_000).optional(),
+  queue_capacity: z.number().int().min(100).optional(),
+  store_bodies: z.boolean().optional(),
+  retention_days: z.number().min(0.001).optional(),
+  rollup_minute_retention_days: z.number().min(0.01).optional(),
+  rollup_hour_retention_days: z.number().min(1).optional(),
+});
+
 /** Keys accepted in the TOML file (snake_case, the names are the interface). */
 export const fileSchema = z.strictObject({
+  request_log: requestLogSchema.optional(),
   providers: z.array(providerSchema).optional(),
   models: z.strictObject({ aliases: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional() }).optional(),
   gateway: gatewaySchema.optional(),
@@ -78,6 +90,7 @@ export type Config = {
   /** `[models.aliases]`: alias → ordered `provider-id/model` fallback chain. */
   aliases: Record<string, string[]>;
   gateway: GatewaySettings;
+  requestLog: RequestLogSettings;
   /** Where each effective value came from, for `config check`. */
   origin: Record<string, "default" | "file" | "env" | "flag">;
 };
@@ -103,6 +116,26 @@ export type GatewaySettings = {
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   keyCooldownMs: number;
+};
+
+export type RequestLogSettings = {
+  flushIntervalMs: number;
+  batchSize: number;
+  queueCapacity: number;
+  storeBodies: boolean;
+  retentionDays: number;
+  minuteRollupRetentionDays: number;
+  hourRollupRetentionDays: number;
+};
+
+export const REQUEST_LOG_DEFAULTS: RequestLogSettings = {
+  flushIntervalMs: 250,
+  batchSize: 1000,
+  queueCapacity: 20_000,
+  storeBodies: false,
+  retentionDays: 30,
+  minuteRollupRetentionDays: 14,
+  hourRollupRetentionDays: 400,
 };
 
 export const GATEWAY_DEFAULTS: GatewaySettings = {
@@ -328,6 +361,17 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     keyCooldownMs: g.key_cooldown_ms ?? GATEWAY_DEFAULTS.keyCooldownMs,
   };
 
+  const rl = fromFile.request_log ?? {};
+  const requestLog: RequestLogSettings = {
+    flushIntervalMs: rl.flush_interval_ms ?? REQUEST_LOG_DEFAULTS.flushIntervalMs,
+    batchSize: rl.batch_size ?? REQUEST_LOG_DEFAULTS.batchSize,
+    queueCapacity: rl.queue_capacity ?? REQUEST_LOG_DEFAULTS.queueCapacity,
+    storeBodies: rl.store_bodies ?? REQUEST_LOG_DEFAULTS.storeBodies,
+    retentionDays: rl.retention_days ?? REQUEST_LOG_DEFAULTS.retentionDays,
+    minuteRollupRetentionDays: rl.rollup_minute_retention_days ?? REQUEST_LOG_DEFAULTS.minuteRollupRetentionDays,
+    hourRollupRetentionDays: rl.rollup_hour_retention_days ?? REQUEST_LOG_DEFAULTS.hourRollupRetentionDays,
+  };
+
   const encryptionKey = env.LLM_PROXY_ENCRYPTION_KEY?.trim() || undefined;
   if (encryptionKey) origin.encryption_key = "env";
   const keyFile = pick("encryption_key_file", undefined);
@@ -344,6 +388,7 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     providers,
     aliases,
     gateway,
+    requestLog,
     origin,
   };
 }
@@ -368,5 +413,6 @@ export function describeConfig(config: Config, keySource: string): Record<string
       ? Object.entries(config.aliases).map(([a, t]) => `${a} → ${t.join(", ")}`).join("; ")
       : "(none)",
     gateway: Object.entries(config.gateway).map(([k, v]) => `${k}=${v}`).join(" "),
+    request_log: Object.entries(config.requestLog).map(([k, v]) => `${k}=${v}`).join(" "),
   };
 }

@@ -73,11 +73,18 @@ async function* prepend(first: StreamEvent[], rest: AsyncGenerator<StreamEvent, 
  */
 export async function openChat(
   deps: GatewayDeps,
-  input: { targets: Target[]; request: Omit<ChatRequest, "model">; stream: boolean; signal: AbortSignal },
+  input: {
+    targets: Target[];
+    request: Omit<ChatRequest, "model">;
+    stream: boolean;
+    signal: AbortSignal;
+    /** Filled as attempts are made, so a caller still sees them if the client aborts mid-way. */
+    attempts?: Attempt[];
+  },
 ): Promise<OpenedChat> {
   const { settings, keyPool } = deps;
   const random = deps.random ?? Math.random;
-  const attempts: Attempt[] = [];
+  const attempts: Attempt[] = input.attempts ?? [];
   let last: ProviderError | undefined;
 
   for (const target of input.targets) {

@@ -1,4 +1,4 @@
-import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * All tables. Each later feature adds its tables here and generates a migration with
@@ -28,3 +28,89 @@ export const clientKeys = sqliteTable(
   },
   (t) => [uniqueIndex("client_keys_key_hash_unique").on(t.keyHash)],
 );
+
+/**
+ * The request log: one row per authenticated /v1 request. `id` is time-sortable (ULID-style), so
+ * time ranges and cursor pagination both walk the primary key. Costs are exact integers in
+ * nano-dollars (1e-9 USD); `cost_nano` is NULL when the model has no price (never a silent 0).
+ */
+export const requests = sqliteTable(
+  "requests",
+  {
+    id: text("id").primaryKey(),
+    receivedAt: integer("received_at").notNull(),
+    firstByteAt: integer("first_byte_at"),
+    finishedAt: integer("finished_at").notNull(),
+    clientKeyId: text("client_key_id"),
+    endpoint: text("endpoint").notNull(),
+    requestedModel: text("requested_model"),
+    provider: text("provider"),
+    providerType: text("provider_type"),
+    upstreamModel: text("upstream_model"),
+    responseModel: text("response_model"),
+    pricingEntry: text("pricing_entry"),
+    pricingRule: text("pricing_rule"),
+    attempts: text("attempts"),
+    status: integer("status").notNull(),
+    errorClass: text("error_class"),
+    errorMessage: text("error_message"),
+    stream: integer("stream", { mode: "boolean" }).notNull(),
+    inputTokens: integer("input_tokens"),
+    cachedTokens: integer("cached_tokens"),
+    cacheWriteTokens: integer("cache_write_tokens"),
+    outputTokens: integer("output_tokens"),
+    reasoningTokens: integer("reasoning_tokens"),
+    usageEstimated: integer("usage_estimated", { mode: "boolean" }).notNull().default(false),
+    usageRaw: text("usage_raw"),
+    costNano: integer("cost_nano"),
+    costBreakdown: text("cost_breakdown"),
+    warnings: text("warnings"),
+    latencyMs: integer("latency_ms").notNull(),
+    ttfbMs: integer("ttfb_ms"),
+    clientIp: text("client_ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [
+    index("requests_key_idx").on(t.clientKeyId, t.id),
+    index("requests_provider_idx").on(t.provider, t.id),
+    index("requests_model_idx").on(t.requestedModel, t.id),
+    index("requests_received_idx").on(t.receivedAt),
+  ],
+);
+
+/** Request and response bodies, only when enabled; gzip-compressed, secrets redacted. */
+export const requestBodies = sqliteTable("request_bodies", {
+  id: text("id").primaryKey(),
+  requestGz: blob("request_gz", { mode: "buffer" }),
+  responseGz: blob("response_gz", { mode: "buffer" }),
+});
+
+/**
+ * Rollups maintained by the log writer as rows are written, so dashboards never scan raw rows.
+ * `bucket` is the epoch-ms start of the minute (rollup_minute) or hour (rollup_hour).
+ * Histograms are JSON arrays of counts over fixed latency bounds (recorder/histogram.ts).
+ */
+const rollupColumns = {
+  bucket: integer("bucket").notNull(),
+  provider: text("provider").notNull(),
+  model: text("model").notNull(),
+  clientKeyId: text("client_key_id").notNull(),
+  requests: integer("requests").notNull(),
+  errors: integer("errors").notNull(),
+  inputTokens: integer("input_tokens").notNull(),
+  cachedTokens: integer("cached_tokens").notNull(),
+  cacheWriteTokens: integer("cache_write_tokens").notNull(),
+  outputTokens: integer("output_tokens").notNull(),
+  reasoningTokens: integer("reasoning_tokens").notNull(),
+  costNano: integer("cost_nano").notNull(),
+  unpriced: integer("unpriced").notNull(),
+  latencySumMs: integer("latency_sum_ms").notNull(),
+  latencyHist: text("latency_hist").notNull(),
+  ttfbHist: text("ttfb_hist").notNull(),
+};
+export const rollupMinute = sqliteTable("rollup_minute", rollupColumns, (t) => [
+  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId] }),
+]);
+export const rollupHour = sqliteTable("rollup_hour", rollupColumns, (t) => [
+  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId] }),
+]);

@@ -11,6 +11,9 @@ import { loadStaticAssets } from "./static.ts";
 import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router } from "../core/router.ts";
+import { RequestLogStore } from "../db/request-log.ts";
+import { Recorder, type Pricer } from "../recorder/recorder.ts";
+import { scheduleRetention } from "../recorder/retention.ts";
 
 /** Work to finish before the database closes (e.g. flushing the request-log queue). */
 export type ShutdownHook = { name: string; run: () => Promise<void> | void };
@@ -20,6 +23,7 @@ export type RunningServer = {
   url: URL;
   db: DbHandle;
   key: LoadedKey;
+  recorder: Recorder;
   /** Registers work that must complete during shutdown, after in-flight requests drain. */
   onShutdown(hook: ShutdownHook): void;
   /** Graceful stop: refuse new connections, drain (bounded by the grace period), run hooks, close the DB. */
@@ -30,7 +34,7 @@ export type RunningServer = {
 export async function startServer(
   config: Config,
   log: Logger,
-  options: { configure?: (app: App) => void; fetch?: typeof fetch } = {},
+  options: { configure?: (app: App) => void; fetch?: typeof fetch; price?: Pricer } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
   const key = loadEncryptionKey({
@@ -57,12 +61,23 @@ export async function startServer(
 
   const state = { draining: false, startedAt: Date.now() };
   const assets = await loadStaticAssets();
+  const recorder = new Recorder({
+    store: new RequestLogStore(db.sqlite),
+    log,
+    price: options.price,
+    flushIntervalMs: config.requestLog.flushIntervalMs,
+    batchSize: config.requestLog.batchSize,
+    capacity: config.requestLog.queueCapacity,
+  });
+  recorder.start();
+  const stopRetention = scheduleRetention(new RequestLogStore(db.sqlite), config.requestLog, log);
   const v1 = {
     router: new Router(config.providers, config.aliases),
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
     gateway: { settings: config.gateway, keyPool: new KeyPool(config.gateway.keyCooldownMs), fetch: options.fetch },
-    settings: config.gateway,
+    settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
     log,
+    recorder,
   };
   if (!config.providers.length) {
     log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY or GEMINI_API_KEY, or add [[providers]] to the config file");
@@ -110,6 +125,10 @@ export async function startServer(
         log.warn("grace period over; closing remaining connections");
         await server.stop(true);
       }
+      // Requests cut off above record their rows asynchronously; the recorder waits for them.
+      stopRetention();
+      await recorder.stop();
+      log.info("request log flushed", { rows: recorder.stats.written });
       for (const hook of hooks) {
         try {
           await hook.run();
@@ -123,5 +142,5 @@ export async function startServer(
     return stopping;
   }
 
-  return { app, url, db, key, onShutdown: (hook) => hooks.push(hook), stop };
+  return { app, url, db, key, recorder, onShutdown: (hook) => hooks.push(hook), stop };
 }

@@ -1,0 +1,277 @@
+import type { Database, Statement } from "bun:sqlite";
+import { addInto, bucketOf, emptyHistogram, percentile } from "../recorder/histogram.ts";
+import { idLowerBound } from "../recorder/ids.ts";
+
+/** One row of the `requests` table, as the log writer produces it (snake_case = column names). */
+export type RequestRow = {
+  id: string;
+  received_at: number;
+  first_byte_at: number | null;
+  finished_at: number;
+  client_key_id: string | null;
+  endpoint: string;
+  requested_model: string | null;
+  provider: string | null;
+  provider_type: string | null;
+  upstream_model: string | null;
+  response_model: string | null;
+  pricing_entry: string | null;
+  pricing_rule: string | null;
+  attempts: string | null;
+  status: number;
+  error_class: string | null;
+  error_message: string | null;
+  stream: number;
+  input_tokens: number | null;
+  cached_tokens: number | null;
+  cache_write_tokens: number | null;
+  output_tokens: number | null;
+  reasoning_tokens: number | null;
+  usage_estimated: number;
+  usage_raw: string | null;
+  cost_nano: number | null;
+  cost_breakdown: string | null;
+  warnings: string | null;
+  latency_ms: number;
+  ttfb_ms: number | null;
+  client_ip: string | null;
+  user_agent: string | null;
+};
+
+const COLUMNS = [
+  "id", "received_at", "first_byte_at", "finished_at", "client_key_id", "endpoint", "requested_model", "provider",
+  "provider_type", "upstream_model", "response_model", "pricing_entry", "pricing_rule", "attempts", "status",
+  "error_class", "error_message", "stream", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens",
+  "reasoning_tokens", "usage_estimated", "usage_raw", "cost_nano", "cost_breakdown", "warnings", "latency_ms",
+  "ttfb_ms", "client_ip", "user_agent",
+] as const satisfies ReadonlyArray<keyof RequestRow>;
+
+export type RollupDelta = {
+  bucket: number;
+  provider: string;
+  model: string;
+  client_key_id: string;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_nano: number;
+  unpriced: number;
+  latency_sum_ms: number;
+  latency_hist: number[];
+  ttfb_hist: number[];
+};
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+type RollupTable = "rollup_minute" | "rollup_hour";
+
+/** Adds one row to the per-bucket rollup deltas of a batch (keyed by table|bucket|provider|model|key). */
+export function addToRollups(deltas: Map<string, RollupDelta & { table: RollupTable }>, row: RequestRow): void {
+  for (const [table, size] of [["rollup_minute", MINUTE], ["rollup_hour", HOUR]] as const) {
+    const bucket = row.received_at - (row.received_at % size);
+    const provider = row.provider ?? "";
+    const model = row.upstream_model ?? row.requested_model ?? "";
+    const key = row.client_key_id ?? "";
+    const id = `${table}|${bucket}|${provider}|${model}|${key}`;
+    let d = deltas.get(id);
+    if (!d) {
+      d = {
+        table, bucket, provider, model, client_key_id: key, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0,
+        cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_nano: 0, unpriced: 0, latency_sum_ms: 0,
+        latency_hist: emptyHistogram(), ttfb_hist: emptyHistogram(),
+      };
+      deltas.set(id, d);
+    }
+    d.requests++;
+    if (row.status >= 400) d.errors++;
+    d.input_tokens += row.input_tokens ?? 0;
+    d.cached_tokens += row.cached_tokens ?? 0;
+    d.cache_write_tokens += row.cache_write_tokens ?? 0;
+    d.output_tokens += row.output_tokens ?? 0;
+    d.reasoning_tokens += row.reasoning_tokens ?? 0;
+    if (row.cost_nano === null) {
+      if (row.status < 400 && (row.input_tokens || row.output_tokens)) d.unpriced++;
+    } else d.cost_nano += row.cost_nano;
+    d.latency_sum_ms += row.latency_ms;
+    d.latency_hist[bucketOf(row.latency_ms)]!++;
+    if (row.ttfb_ms !== null) d.ttfb_hist[bucketOf(row.ttfb_ms)]!++;
+  }
+}
+
+export type ListFilter = {
+  since?: number;
+  until?: number;
+  provider?: string;
+  model?: string;
+  clientKeyId?: string;
+  status?: "ok" | "error";
+  /** Id of the last row of the previous page (rows are newest first). */
+  cursor?: string;
+  limit?: number;
+};
+
+export type Aggregate = {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_nano: number;
+  unpriced: number;
+  latency_avg_ms: number | null;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  latency_p99_ms: number | null;
+  ttfb_p50_ms: number | null;
+  ttfb_p95_ms: number | null;
+};
+
+/**
+ * The request log's storage: prepared statements for the writer (batched inserts and rollup
+ * upserts in one transaction), retention, and the read API. The one place that knows its SQL.
+ * Statements come from `query()`, which caches them on the connection and finalizes them on close.
+ */
+export class RequestLogStore {
+  private readonly insertRow: Statement;
+  private readonly insertBody: Statement;
+  private readonly selectRollup: Record<RollupTable, Statement>;
+  private readonly upsertRollup: Record<RollupTable, Statement>;
+  private readonly writeBatchTx: (rows: RequestRow[], bodies: Array<{ id: string; request: Uint8Array | null; response: Uint8Array | null }>) => void;
+
+  constructor(readonly sqlite: Database) {
+    this.insertRow = sqlite.query(
+      `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((c) => "$" + c).join(", ")})`,
+    );
+    this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
+    const rollupCols = [
+      "bucket", "provider", "model", "client_key_id", "requests", "errors", "input_tokens", "cached_tokens",
+      "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_nano", "unpriced", "latency_sum_ms", "latency_hist", "ttfb_hist",
+    ];
+    const mk = (t: RollupTable) => ({
+      select: sqlite.query(`SELECT latency_hist, ttfb_hist FROM ${t} WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ?`),
+      upsert: sqlite.query(
+        `INSERT INTO ${t} (${rollupCols.join(", ")}) VALUES (${rollupCols.map((c) => "$" + c).join(", ")})
+         ON CONFLICT (bucket, provider, model, client_key_id) DO UPDATE SET
+         ${rollupCols.slice(4, 14).map((c) => `${c} = ${c} + excluded.${c}`).join(", ")},
+         latency_hist = excluded.latency_hist, ttfb_hist = excluded.ttfb_hist`,
+      ),
+    });
+    const m = mk("rollup_minute");
+    const h = mk("rollup_hour");
+    this.selectRollup = { rollup_minute: m.select, rollup_hour: h.select };
+    this.upsertRollup = { rollup_minute: m.upsert, rollup_hour: h.upsert };
+    this.writeBatchTx = sqlite.transaction((rows, bodies) => {
+      const deltas = new Map<string, RollupDelta & { table: RollupTable }>();
+      for (const row of rows) {
+        // INSERT OR IGNORE: a row written twice (retry after a failed commit) counts once.
+        if (this.insertRow.run(row as never).changes > 0) addToRollups(deltas, row);
+      }
+      for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
+      for (const d of deltas.values()) {
+        const existing = this.selectRollup[d.table].get(d.bucket, d.provider, d.model, d.client_key_id) as
+          | { latency_hist: string; ttfb_hist: string }
+          | null;
+        const latency = existing ? addInto(JSON.parse(existing.latency_hist), d.latency_hist) : d.latency_hist;
+        const ttfb = existing ? addInto(JSON.parse(existing.ttfb_hist), d.ttfb_hist) : d.ttfb_hist;
+        const { table: _table, ...values } = d;
+        this.upsertRollup[d.table].run({ ...values, latency_hist: JSON.stringify(latency), ttfb_hist: JSON.stringify(ttfb) } as never);
+      }
+    });
+  }
+
+  /** Writes a batch of rows (and optional bodies) and their rollups in one transaction. */
+  writeBatch(rows: RequestRow[], bodies: Array<{ id: string; request: Uint8Array | null; response: Uint8Array | null }> = []): void {
+    this.writeBatchTx(rows, bodies);
+  }
+
+  /** Deletes up to `limit` raw rows (and bodies) received before `cutoff`; returns how many. */
+  deleteRawBefore(cutoff: number, limit: number): number {
+    const bound = idLowerBound(cutoff);
+    const n = this.sqlite.query("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE id < ? ORDER BY id LIMIT ?)").run(bound, limit).changes;
+    this.sqlite.query("DELETE FROM request_bodies WHERE id IN (SELECT id FROM request_bodies WHERE id < ? ORDER BY id LIMIT ?)").run(bound, limit);
+    return n;
+  }
+
+  /** Deletes rollup rows older than `cutoff` from one table; returns how many. */
+  deleteRollupsBefore(table: RollupTable, cutoff: number, limit: number): number {
+    return this.sqlite
+      .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE bucket < ? LIMIT ?)`)
+      .run(cutoff, limit).changes;
+  }
+
+  /** Newest first, cursor-paginated; every filter walks an index that ends in `id`. */
+  list(filter: ListFilter = {}): { rows: RequestRow[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.since !== undefined) where.push("id >= ?"), args.push(idLowerBound(filter.since));
+    if (filter.until !== undefined) where.push("id < ?"), args.push(idLowerBound(filter.until));
+    if (filter.cursor) where.push("id < ?"), args.push(filter.cursor);
+    if (filter.provider) where.push("provider = ?"), args.push(filter.provider);
+    if (filter.model) where.push("requested_model = ?"), args.push(filter.model);
+    if (filter.clientKeyId) where.push("client_key_id = ?"), args.push(filter.clientKeyId);
+    if (filter.status === "ok") where.push("status < 400");
+    if (filter.status === "error") where.push("status >= 400");
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
+    const sql = `SELECT * FROM requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ${limit + 1}`;
+    const rows = this.sqlite.query(sql).all(...args) as RequestRow[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { rows, nextCursor: more ? rows[rows.length - 1]!.id : null };
+  }
+
+  /** One request and its stored bodies (gzip; null when bodies were not recorded). */
+  get(id: string): { row: RequestRow; requestGz: Uint8Array | null; responseGz: Uint8Array | null } | null {
+    const row = this.sqlite.query("SELECT * FROM requests WHERE id = ?").get(id) as RequestRow | null;
+    if (!row) return null;
+    const body = this.sqlite.query("SELECT request_gz, response_gz FROM request_bodies WHERE id = ?").get(id) as
+      | { request_gz: Uint8Array | null; response_gz: Uint8Array | null }
+      | null;
+    return { row, requestGz: body?.request_gz ?? null, responseGz: body?.response_gz ?? null };
+  }
+
+  /**
+   * Totals over [from, to) from the rollups (minute buckets for ranges up to 6 h, hour buckets
+   * beyond), optionally grouped by provider, model or client key.
+   */
+  aggregate(options: { from: number; to: number; groupBy?: "provider" | "model" | "client_key_id" }): Array<Aggregate & { group: string | null }> {
+    const table: RollupTable = options.to - options.from <= 6 * HOUR ? "rollup_minute" : "rollup_hour";
+    const rows = this.sqlite
+      .query(`SELECT * FROM ${table} WHERE bucket >= ? AND bucket < ?`)
+      .all(options.from, options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist"> & { latency_hist: string; ttfb_hist: string }>;
+    const groups = new Map<string | null, { sum: Omit<Aggregate, `${string}_ms`> & { latency_sum_ms: number }; lat: number[]; ttfb: number[] }>();
+    for (const r of rows) {
+      const g = options.groupBy ? (r[options.groupBy] as string) : null;
+      let acc = groups.get(g);
+      if (!acc) {
+        acc = {
+          sum: { requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_nano: 0, unpriced: 0, latency_sum_ms: 0 },
+          lat: emptyHistogram(),
+          ttfb: emptyHistogram(),
+        };
+        groups.set(g, acc);
+      }
+      for (const k of Object.keys(acc.sum) as Array<keyof typeof acc.sum>) acc.sum[k] += r[k] as number;
+      addInto(acc.lat, JSON.parse(r.latency_hist));
+      addInto(acc.ttfb, JSON.parse(r.ttfb_hist));
+    }
+    return [...groups.entries()].map(([group, { sum, lat, ttfb }]) => {
+      const { latency_sum_ms, ...totals } = sum;
+      return {
+        group,
+        ...totals,
+        latency_avg_ms: sum.requests ? Math.round(latency_sum_ms / sum.requests) : null,
+        latency_p50_ms: percentile(lat, 0.5),
+        latency_p95_ms: percentile(lat, 0.95),
+        latency_p99_ms: percentile(lat, 0.99),
+        ttfb_p50_ms: percentile(ttfb, 0.5),
+        ttfb_p95_ms: percentile(ttfb, 0.95),
+      };
+    });
+  }
+}

@@ -1,0 +1,212 @@
+import type { Attempt } from "../core/gateway.ts";
+import type { Usage, Warning } from "../core/types.ts";
+import type { RequestLogStore, RequestRow } from "../db/request-log.ts";
+import type { Logger } from "../logger.ts";
+
+/** What the request path hands to the recorder once a request has ended. */
+export type RequestRecord = {
+  id: string;
+  receivedAt: number;
+  firstByteAt?: number;
+  finishedAt: number;
+  clientKeyId?: string;
+  endpoint: string;
+  requestedModel?: string;
+  provider?: string;
+  providerType?: string;
+  upstreamModel?: string;
+  responseModel?: string;
+  attempts?: Attempt[];
+  status: number;
+  errorClass?: string;
+  errorMessage?: string;
+  stream: boolean;
+  usage?: Usage;
+  warnings?: Warning[];
+  clientIp?: string;
+  userAgent?: string;
+  /** Present only when body logging is on; stored gzip-compressed with secrets redacted. */
+  bodies?: { request?: unknown; response?: unknown };
+};
+
+/** Prices a request: an exact integer cost in nano-USD, or null = unpriced (never a silent 0). */
+export type Pricer = (input: {
+  providerType?: string;
+  provider?: string;
+  model?: string;
+  usage: Usage;
+}) => { costNano: number | null; breakdown?: unknown; entry?: string; rule?: string };
+
+export type RecorderOptions = {
+  store: RequestLogStore;
+  log: Logger;
+  price?: Pricer;
+  /** Longest a row waits in memory (the data lost on SIGKILL is bounded by this). */
+  flushIntervalMs: number;
+  /** Rows per transaction. */
+  batchSize: number;
+  /** Queue bound; producers wait (and `stats.waits` counts it) when it is full. */
+  capacity: number;
+};
+
+const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
+
+/** Deep copy of a body with secret-looking fields replaced (for stored request/response bodies). */
+export function redactBody(value: unknown, depth = 0): unknown {
+  if (depth > 20 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => redactBody(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.test(k) ? "[redacted]" : redactBody(v, depth + 1);
+  return out;
+}
+
+function toRow(r: RequestRecord, price?: Pricer): RequestRow {
+  const u = r.usage;
+  const hasUsage = !!u && (u.inputTokens !== undefined || u.outputTokens !== undefined);
+  let priced: ReturnType<Pricer> | undefined;
+  if (hasUsage && price && r.status < 500) {
+    try {
+      priced = price({ providerType: r.providerType, provider: r.provider, model: r.responseModel ?? r.upstreamModel, usage: u! });
+    } catch {
+      priced = { costNano: null, rule: "error" };
+    }
+  }
+  return {
+    id: r.id,
+    received_at: r.receivedAt,
+    first_byte_at: r.firstByteAt ?? null,
+    finished_at: r.finishedAt,
+    client_key_id: r.clientKeyId ?? null,
+    endpoint: r.endpoint,
+    requested_model: r.requestedModel ?? null,
+    provider: r.provider ?? null,
+    provider_type: r.providerType ?? null,
+    upstream_model: r.upstreamModel ?? null,
+    response_model: r.responseModel ?? null,
+    pricing_entry: priced?.entry ?? null,
+    pricing_rule: priced?.rule ?? null,
+    attempts: r.attempts?.length ? JSON.stringify(r.attempts) : null,
+    status: r.status,
+    error_class: r.errorClass ?? null,
+    error_message: r.errorMessage?.slice(0, 1000) ?? null,
+    stream: r.stream ? 1 : 0,
+    input_tokens: u?.inputTokens ?? null,
+    cached_tokens: u?.cachedInputTokens ?? null,
+    cache_write_tokens: u?.cacheWriteInputTokens ?? null,
+    output_tokens: u?.outputTokens ?? null,
+    reasoning_tokens: u?.reasoningTokens ?? null,
+    usage_estimated: u?.estimated ? 1 : 0,
+    usage_raw: u?.raw !== undefined ? JSON.stringify(u.raw) : null,
+    cost_nano: priced?.costNano ?? null,
+    cost_breakdown: priced?.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null,
+    warnings: r.warnings?.length ? JSON.stringify(r.warnings) : null,
+    latency_ms: Math.max(0, r.finishedAt - r.receivedAt),
+    ttfb_ms: r.firstByteAt !== undefined ? Math.max(0, r.firstByteAt - r.receivedAt) : null,
+    client_ip: r.clientIp ?? null,
+    user_agent: r.userAgent?.slice(0, 500) ?? null,
+  };
+}
+
+/**
+ * The request log writer: a bounded in-memory queue drained by one writer in batched
+ * transactions. `record()` never touches the database; the request path never awaits a write
+ * (it awaits only when the queue is full, which `stats.waits` counts). Nothing is dropped: a
+ * failed flush keeps its rows queued and is retried.
+ */
+export class Recorder {
+  private queue: RequestRecord[] = [];
+  private waiters: Array<() => void> = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private flushScheduled = false;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  readonly stats = { recorded: 0, written: 0, flushes: 0, waits: 0, failures: 0 };
+
+  constructor(private readonly options: RecorderOptions) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.flush(), this.options.flushIntervalMs);
+  }
+
+  /** Marks a request as started; `stop()` waits for every begun request to be recorded. */
+  begin(): void {
+    this.inFlight++;
+  }
+
+  /** Queues one row. Resolves at once unless the queue is full (then after the next flush). */
+  record(record: RequestRecord, begun = true): Promise<void> | void {
+    if (begun) this.end();
+    this.stats.recorded++;
+    if (this.queue.length >= this.options.capacity) {
+      this.stats.waits++;
+      this.scheduleFlush();
+      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.record(record, false));
+    }
+    this.queue.push(record);
+    if (this.queue.length >= this.options.batchSize) this.scheduleFlush();
+  }
+
+  /** A begun request that ends without a row (it never passed authentication). */
+  end(): void {
+    if (this.inFlight > 0 && --this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private scheduleFlush() {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes everything queued now, in transactions of `batchSize` rows. Synchronous. */
+  flush(): void {
+    while (this.queue.length) {
+      const batch = this.queue.slice(0, this.options.batchSize);
+      try {
+        const rows = batch.map((r) => toRow(r, this.options.price));
+        const bodies = batch.flatMap((r) =>
+          r.bodies
+            ? [{
+                id: r.id,
+                request: r.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.request))) : null,
+                response: r.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.response))) : null,
+              }]
+            : [],
+        );
+        this.options.store.writeBatch(rows, bodies);
+      } catch (e) {
+        this.stats.failures++;
+        this.options.log.error("request log flush failed; rows stay queued and are retried", {
+          queued: this.queue.length,
+          error: (e as Error).message,
+        });
+        return;
+      }
+      this.queue.splice(0, batch.length);
+      this.stats.written += batch.length;
+      this.stats.flushes++;
+      for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();
+    }
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Waits (bounded) for in-flight requests to record their rows, then flushes everything. */
+  async stop(waitMs = 5000): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.inFlight > 0) {
+      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(waitMs)]);
+    }
+    // Producers that were waiting for room re-queue after each flush; drain until quiet.
+    for (let i = 0; i < 100 && (this.queue.length || this.waiters.length); i++) {
+      this.flush();
+      await Promise.resolve();
+    }
+    this.flush();
+  }
+}

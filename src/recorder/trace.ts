@@ -1,0 +1,72 @@
+import type { Attempt } from "../core/gateway.ts";
+import type { StreamEvent, Usage } from "../core/types.ts";
+import { newRequestId } from "./ids.ts";
+import type { Recorder, RequestRecord } from "./recorder.ts";
+
+/**
+ * Collects what one request did and hands exactly one row to the recorder, however the request
+ * ends (success, client error, upstream failure, client disconnect). `finish` is idempotent.
+ */
+export class RequestTrace {
+  readonly id = newRequestId();
+  readonly receivedAt = Date.now();
+  readonly attempts: Attempt[] = [];
+  private fields: Partial<RequestRecord> = {};
+  private done = false;
+
+  constructor(
+    private readonly recorder: Recorder | undefined,
+    base: Pick<RequestRecord, "endpoint" | "stream"> & Partial<RequestRecord>,
+  ) {
+    this.fields = { ...base };
+    recorder?.begin();
+  }
+
+  set(fields: Partial<RequestRecord>): this {
+    Object.assign(this.fields, fields);
+    return this;
+  }
+
+  /** Notes the first byte sent to the client. */
+  firstByte(): void {
+    this.fields.firstByteAt ??= Date.now();
+  }
+
+  /** Reads provider facts from the committed stream's events (response model, warnings). */
+  observe(event: StreamEvent): void {
+    if (event.type === "response-start") {
+      if (event.model) this.fields.responseModel = event.model;
+      if (event.warnings.length) this.fields.warnings = [...(this.fields.warnings ?? []), ...event.warnings];
+    }
+  }
+
+  finish(fields: Partial<RequestRecord> & { status: number }): void {
+    if (this.done) return;
+    this.done = true;
+    const record: RequestRecord = {
+      endpoint: "",
+      stream: false,
+      ...this.fields,
+      ...fields,
+      id: this.id,
+      receivedAt: this.receivedAt,
+      finishedAt: Date.now(),
+      attempts: this.attempts.length ? this.attempts : undefined,
+    };
+    if (!this.recorder) return;
+    // Fire and forget: only a full queue makes this wait, and then only this request's tail.
+    void this.recorder.record(record);
+  }
+}
+
+/** Rough token count (4 characters ≈ 1 token) for usage the upstream never reported. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** Usage for a request cut short: what the upstream reported, else an estimate marked as such. */
+export function usageOrEstimate(reported: Usage | undefined, promptText: string, outputText: string): Usage {
+  if (reported && (reported.inputTokens !== undefined || reported.outputTokens !== undefined)) return reported;
+  return { inputTokens: estimateTokens(promptText), outputTokens: estimateTokens(outputText), estimated: true };
+}
+
