@@ -9,6 +9,8 @@ import { startServer } from "../server/serve.ts";
 import { VERSION } from "../version.ts";
 import { createClientKey } from "../auth/client-keys.ts";
 import { listClientKeys, revokeClientKey } from "../db/client-keys.ts";
+import { RequestLogStore, type RequestRow } from "../db/request-log.ts";
+import { formatRequestTable, parseSince, requestJson } from "./requests-format.ts";
 import { installService, renderUnit, uninstallService } from "./service.ts";
 
 export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
@@ -23,6 +25,8 @@ Commands:
   keys create --name NAME  Create a client API key for /v1 (printed once, on the last line)
   keys list                List client keys (never the keys themselves)
   keys revoke ID           Revoke a client key (takes effect on the running server at once)
+  requests [--since DURATION|DATE] [--limit N] [--json]
+                           List logged requests, newest first (works while the server runs)
   service install [--user] [--print]
                            Install a hardened systemd unit (--print only prints it)
   service uninstall [--user]
@@ -64,7 +68,7 @@ const defaultIO: CliIO = {
   onSignal: (signals, handler) => signals.forEach((s) => process.on(s, () => handler(s))),
 };
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function parse(args: string[]) {
   try {
@@ -81,6 +85,8 @@ function parse(args: string[]) {
         user: { type: "boolean" },
         name: { type: "string" },
         json: { type: "boolean" },
+        since: { type: "string" },
+        limit: { type: "string" },
         print: { type: "boolean" },
         version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -227,6 +233,40 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
             return 0;
           }
           throw new UsageError(`unknown command 'keys ${sub ?? ""}'; use 'keys create', 'keys list' or 'keys revoke'`);
+        } finally {
+          handle.close();
+        }
+      }
+      case "requests": {
+        only(1);
+        const { config } = configure(flags, io);
+        let since: number | undefined;
+        try {
+          since = values.since ? parseSince(values.since) : undefined;
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        const limit = values.limit ? Number(values.limit) : 50;
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError("--limit must be an integer from 1 to 10000");
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        try {
+          runMigrations(handle);
+          const store = new RequestLogStore(handle.sqlite);
+          const rows: RequestRow[] = [];
+          let cursor: string | undefined;
+          while (rows.length < limit) {
+            const page = store.list({ since, cursor, limit: Math.min(1000, limit - rows.length) });
+            rows.push(...page.rows);
+            if (!page.nextCursor) break;
+            cursor = page.nextCursor;
+          }
+          if (values.json) {
+            for (const r of rows) io.out(JSON.stringify(requestJson(r)) + "\n");
+            return 0;
+          }
+          if (!rows.length) return io.out("no requests logged" + (since ? " in that period" : "") + "\n"), 0;
+          io.out(formatRequestTable(rows));
+          return 0;
         } finally {
           handle.close();
         }

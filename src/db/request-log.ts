@@ -201,7 +201,7 @@ export class RequestLogStore {
   /** Deletes rollup rows older than `cutoff` from one table; returns how many. */
   deleteRollupsBefore(table: RollupTable, cutoff: number, limit: number): number {
     return this.sqlite
-      .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE bucket < ? LIMIT ?)`)
+      .query(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE bucket < ? LIMIT ?)`)
       .run(cutoff, limit).changes;
   }
 

@@ -1,0 +1,187 @@
+import { describe, expect, test } from "bun:test";
+import path from "node:path";
+import { openDatabase } from "../db/client.ts";
+import { runMigrations } from "../db/migrate.ts";
+import { RequestLogStore } from "../db/request-log.ts";
+import { createLogger } from "../logger.ts";
+import { tempDir } from "../testing/temp.ts";
+import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
+import { Recorder, redactBody, type RequestRecord } from "./recorder.ts";
+import { runRetention } from "./retention.ts";
+
+function setup(options: Partial<ConstructorParameters<typeof Recorder>[0]> = {}) {
+  const h = openDatabase(path.join(tempDir(), "log.db"));
+  runMigrations(h);
+  const store = new RequestLogStore(h.sqlite);
+  const recorder = new Recorder({
+    store,
+    log: createLogger({ sink: () => {} }),
+    flushIntervalMs: 250,
+    batchSize: 100,
+    capacity: 1000,
+    price: ({ usage }) => ({ costNano: (usage.inputTokens ?? 0) * 2500 + (usage.outputTokens ?? 0) * 10_000, entry: "openai/gpt-4o", rule: "exact" }),
+    ...options,
+  });
+  return { h, store, recorder };
+}
+
+function record(i: number, at = Date.now(), over: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    id: newRequestId(at),
+    receivedAt: at,
+    firstByteAt: at + 5,
+    finishedAt: at + 20 + (i % 7) * 100,
+    endpoint: "chat.completions",
+    requestedModel: i % 2 ? "gpt-4o" : "smart",
+    provider: i % 3 ? "openai" : "deepseek",
+    providerType: i % 3 ? "openai" : "deepseek",
+    upstreamModel: i % 3 ? "gpt-4o" : "deepseek-chat",
+    clientKeyId: i % 4 ? "key_a" : "key_b",
+    status: i % 10 === 0 ? 502 : 200,
+    stream: i % 2 === 0,
+    usage: { inputTokens: 100 + i, cachedInputTokens: 10, outputTokens: 20, reasoningTokens: 5, raw: { n: i } },
+    ...over,
+  };
+}
+
+describe("ids", () => {
+  test("are time-sortable and encode their time", () => {
+    const a = newRequestId(1_700_000_000_000);
+    const b = newRequestId(1_700_000_000_001);
+    expect(a < b).toBe(true);
+    expect(timeOfId(a)).toBe(1_700_000_000_000);
+    expect(idLowerBound(1_700_000_000_001) <= b).toBe(true);
+    expect(idLowerBound(1_700_000_000_001) > a).toBe(true);
+  });
+});
+
+describe("recorder", () => {
+  test("every recorded row is written once, in batches, with cost and usage", () => {
+    const { h, recorder, store } = setup();
+    const base = Date.now() - 10_000;
+    for (let i = 0; i < 450; i++) recorder.record(record(i, base + i), false);
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 0 }); // nothing written on the request path
+    recorder.flush();
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 450 });
+    expect(recorder.stats.flushes).toBe(5);
+    const { rows } = store.list({ limit: 1 });
+    expect(rows[0]!.cost_nano).toBe((100 + 449) * 2500 + 20 * 10_000);
+    expect(rows[0]!.pricing_entry).toBe("openai/gpt-4o");
+    expect(JSON.parse(rows[0]!.usage_raw!)).toEqual({ n: 449 });
+    h.close();
+  });
+
+  test("rollups equal a recount of the raw rows", () => {
+    const { h, recorder, store } = setup();
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    for (let i = 0; i < 600; i++) recorder.record(record(i, base + i * 1000), false); // 10 minutes
+    recorder.flush();
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      const roll = h.sqlite.query(`SELECT sum(requests) r, sum(errors) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_nano) c, sum(latency_sum_ms) l FROM ${table}`).get();
+      const raw = h.sqlite.query("SELECT count(*) r, sum(status >= 400) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_nano) c, sum(latency_ms) l FROM requests").get();
+      expect(roll).toEqual(raw);
+    }
+    const byProvider = store.aggregate({ from: base, to: base + 3_600_000, groupBy: "provider" });
+    const counts = Object.fromEntries(byProvider.map((g) => [g.group, g.requests]));
+    const recount = h.sqlite.query("SELECT provider, count(*) n FROM requests GROUP BY provider").all() as Array<{ provider: string; n: number }>;
+    expect(counts).toEqual(Object.fromEntries(recount.map((r) => [r.provider, r.n])));
+    const [all] = store.aggregate({ from: base, to: base + 3_600_000 });
+    expect(all!.requests).toBe(600);
+    expect(all!.errors).toBe(60);
+    expect(all!.latency_p50_ms).not.toBeNull();
+    h.close();
+  });
+
+  test("a full queue makes producers wait instead of dropping rows", async () => {
+    const { h, recorder } = setup({ capacity: 100, batchSize: 50 });
+    const waits: Array<Promise<void> | void> = [];
+    for (let i = 0; i < 350; i++) waits.push(recorder.record(record(i), false));
+    expect(recorder.stats.waits).toBe(250);
+    await Promise.all(waits);
+    recorder.flush();
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 350 });
+    h.close();
+  });
+
+  test("a failed flush keeps the rows and a later flush writes them", () => {
+    const { h, recorder, store } = setup();
+    const real = store.writeBatch.bind(store);
+    let fail = true;
+    store.writeBatch = (rows, bodies) => {
+      if (fail) throw new Error("disk I/O error");
+      real(rows, bodies);
+    };
+    for (let i = 0; i < 10; i++) recorder.record(record(i), false);
+    recorder.flush();
+    expect(recorder.stats.failures).toBe(1);
+    expect(recorder.queued).toBe(10);
+    fail = false;
+    recorder.flush();
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 10 });
+    h.close();
+  });
+
+  test("stop() waits for begun requests, then flushes everything", async () => {
+    const { h, recorder } = setup();
+    recorder.start();
+    recorder.begin();
+    setTimeout(() => recorder.record(record(1)), 50);
+    await recorder.stop();
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 1 });
+    h.close();
+  });
+
+  test("bodies are stored compressed with secrets redacted", () => {
+    const { h, recorder, store } = setup();
+    const r = record(1, Date.now(), { bodies: { request: { model: "x", api_key: "sk-secret", messages: [{ role: "user", content: "hi" }] }, response: { ok: true } } });
+    recorder.record(r, false);
+    recorder.flush();
+    const got = store.get(r.id)!;
+    const req = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz!)));
+    expect(req.api_key).toBe("[redacted]");
+    expect(req.messages[0].content).toBe("hi");
+    expect(redactBody({ headers: { Authorization: "Bearer x" } })).toEqual({ headers: { Authorization: "[redacted]" } });
+    h.close();
+  });
+});
+
+describe("store", () => {
+  test("cursor pagination and filters walk newest first without gaps or repeats", () => {
+    const { h, recorder, store } = setup();
+    const base = Date.now() - 3_600_000;
+    for (let i = 0; i < 230; i++) recorder.record(record(i, base + i * 1000), false);
+    recorder.flush();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = store.list({ cursor, limit: 50 });
+      seen.push(...page.rows.map((r) => r.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen.length).toBe(230);
+    expect(new Set(seen).size).toBe(230);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    expect(store.list({ provider: "deepseek", limit: 1000 }).rows.every((r) => r.provider === "deepseek")).toBe(true);
+    expect(store.list({ status: "error", limit: 1000 }).rows.length).toBe(23);
+    expect(store.list({ clientKeyId: "key_b", limit: 1000 }).rows.every((r) => r.client_key_id === "key_b")).toBe(true);
+    expect(store.list({ since: base + 200_000, limit: 1000 }).rows.length).toBe(30);
+    expect(store.get("req_nope")).toBeNull();
+    h.close();
+  });
+
+  test("retention deletes only raw rows older than the cutoff, in batches", async () => {
+    const { h, recorder } = setup();
+    const now = Date.now();
+    const day = 86_400_000;
+    for (let i = 0; i < 120; i++) recorder.record(record(i, now - 40 * day + i), false);
+    for (let i = 0; i < 30; i++) recorder.record(record(i, now - 2 * day + i), false);
+    recorder.flush();
+    const result = await runRetention(new RequestLogStore(h.sqlite), { retentionDays: 30, minuteRollupRetentionDays: 14, hourRollupRetentionDays: 400 }, now, 50);
+    expect(result.raw).toBe(120);
+    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 30 });
+    // Hour rollups of the old rows are kept (400 days); minute rollups older than 14 days are gone.
+    expect((h.sqlite.query("SELECT sum(requests) AS n FROM rollup_hour").get() as { n: number }).n).toBe(150);
+    expect((h.sqlite.query("SELECT sum(requests) AS n FROM rollup_minute").get() as { n: number }).n).toBe(30);
+    h.close();
+  });
+});

@@ -1,0 +1,180 @@
+/** The request log through the real request path: one row per authenticated request, whatever happens. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import fs from "node:fs";
+import path from "node:path";
+import { runCli, startCliServer } from "../testing/cli-process.ts";
+import { startGateway } from "../testing/gateway-harness.ts";
+import { startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { tempDir } from "../testing/temp.ts";
+
+const enc = new TextEncoder();
+const completion = (text: string) =>
+  Response.json({
+    id: "chatcmpl-up",
+    object: "chat.completion",
+    created: 1,
+    model: "gpt-4o-2024-08-06",
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+    usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } },
+  });
+const chunk = (content: string) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "gpt-4o", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+let handler: UpstreamHandler = () => completion("hi");
+const upstream = startMockUpstream((r, q) => handler(r, q));
+let gw: Awaited<ReturnType<typeof startGateway>>;
+const TOML = () => `[[providers]]\nid = "oa"\ntype = "openai"\nbase_url = "${upstream.url}/v1"\napi_key = "sk-log-test"\n\n[request_log]\nflush_interval_ms = 20\n`;
+
+beforeAll(async () => {
+  gw = await startGateway(TOML());
+});
+afterAll(async () => {
+  await gw.stop();
+  upstream.stop();
+});
+
+async function rows(): Promise<any[]> {
+  await Bun.sleep(80); // > flush interval
+  const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
+  const out = db.query("SELECT * FROM requests ORDER BY id").all();
+  db.close();
+  return out;
+}
+const post = (body: unknown, key = gw.key) =>
+  fetch(`${gw.base}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "user-agent": "log-test/1.0" },
+    body: JSON.stringify(body),
+  });
+
+describe("request log rows", () => {
+  test("a successful request records tokens, provider, upstream model, attempts, latency and client facts", async () => {
+    handler = () => completion("hello");
+    const res = await post({ model: "oa/gpt-4o", messages: [{ role: "user", content: "hi" }] });
+    expect(res.status).toBe(200);
+    const id = res.headers.get("x-request-id");
+    const row = (await rows()).find((r) => r.id === id);
+    expect(row).toMatchObject({
+      status: 200,
+      endpoint: "chat.completions",
+      requested_model: "oa/gpt-4o",
+      provider: "oa",
+      provider_type: "openai",
+      upstream_model: "gpt-4o",
+      response_model: "gpt-4o-2024-08-06",
+      client_key_id: gw.keyId,
+      input_tokens: 12,
+      cached_tokens: 4,
+      output_tokens: 3,
+      stream: 0,
+      usage_estimated: 0,
+      client_ip: "127.0.0.1",
+      user_agent: "log-test/1.0",
+    });
+    expect(JSON.parse(row.attempts)).toMatchObject([{ target: "oa/gpt-4o", ok: true }]);
+    expect(JSON.parse(row.usage_raw).prompt_tokens).toBe(12);
+    expect(row.ttfb_ms).toBeGreaterThanOrEqual(0);
+    expect(row.latency_ms).toBeGreaterThanOrEqual(row.ttfb_ms);
+  });
+
+  test("client errors after authentication are logged; unauthenticated requests are not", async () => {
+    const before = (await rows()).length;
+    expect((await post({ model: "oa/gpt-4o" })).status).toBe(400);
+    expect((await post({ model: "nope", messages: [{ role: "user", content: "x" }] })).status).toBe(404);
+    expect((await post({ model: "oa/gpt-4o", messages: [] }, "llmp_wrong")).status).toBe(401);
+    const after = await rows();
+    expect(after.length).toBe(before + 2);
+    expect(after.slice(-2).map((r) => r.status)).toEqual([400, 404]);
+    expect(after.at(-1).error_class).toBe("invalid_request");
+  });
+
+  test("upstream failures record the error class and every attempt", async () => {
+    handler = () => Response.json({ error: { message: "bad key sk-log-test", type: "invalid_request_error", code: "invalid_api_key" } }, { status: 401 });
+    const res = await post({ model: "oa/gpt-4o", messages: [{ role: "user", content: "hi" }] });
+    expect(res.status).toBe(502);
+    const row = (await rows()).at(-1);
+    expect(row.status).toBe(502);
+    expect(row.error_class).toBe("authentication");
+    expect(row.error_message).not.toContain("sk-log-test");
+    expect(JSON.parse(row.attempts)[0]).toMatchObject({ ok: false, status: 401, errorClass: "authentication" });
+  });
+
+  test("a client that disconnects mid-stream still yields a row (499) with estimated usage", async () => {
+    handler = () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode(chunk("The answer is forty-two, ")));
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    const controller = new AbortController();
+    const res = await fetch(`${gw.base}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "oa/gpt-4o", stream: true, messages: [{ role: "user", content: "What is the answer?" }] }),
+    });
+    const id = res.headers.get("x-request-id");
+    await res.body!.getReader().read();
+    controller.abort();
+    await Bun.sleep(100);
+    const row = (await rows()).find((r) => r.id === id);
+    expect(row.status).toBe(499);
+    expect(row.error_class).toBe("client_disconnected");
+    expect(row.stream).toBe(1);
+    expect(row.usage_estimated).toBe(1);
+    expect(row.output_tokens).toBe(Math.ceil("The answer is forty-two, ".length / 4));
+    expect(row.input_tokens).toBeGreaterThan(0);
+  });
+
+  test("`llm-proxy requests --json` lists rows from the terminal while the server runs", async () => {
+    const r = await runCli(["requests", "--json", "--limit", "3", "--since", "1h", "--data-dir", gw.dir]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.length).toBe(3);
+    for (const key of ["id", "status", "model", "provider", "upstream_model", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "priced", "pricing_match"]) {
+      expect(Object.hasOwn(lines[0], key)).toBe(true);
+    }
+    expect(lines[0].id > lines[1].id).toBe(true);
+    const table = await runCli(["requests", "--data-dir", gw.dir]);
+    expect(table.stdout).toContain("STATUS");
+    expect(table.stdout).toContain("oa/gpt-4o");
+    expect((await runCli(["requests", "--since", "yesterday-ish", "--data-dir", gw.dir])).code).toBe(2);
+  });
+});
+
+test("shutdown under load loses no row: N concurrent requests, SIGTERM, N rows", async () => {
+  const N = 40;
+  let seen = 0;
+  const slow = startMockUpstream(async () => {
+    seen++;
+    await Bun.sleep(400);
+    return completion("slow");
+  });
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "llm-proxy.toml"), `[[providers]]\nid = "oa"\ntype = "openai"\nbase_url = "${slow.url}/v1"\napi_key = "sk-x"\n`);
+  const key = (await runCli(["keys", "create", "--name", "load", "--data-dir", dir])).stdout.trim().split("\n").at(-1)!;
+  const server = await startCliServer({ args: ["--data-dir", dir], env: { LLM_PROXY_ENCRYPTION_KEY: "ef".repeat(32) } });
+  try {
+    const responses = Array.from({ length: N }, () =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oa/gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+      }).then((r) => r.status),
+    );
+    for (let i = 0; i < 100 && seen < N; i++) await Bun.sleep(10);
+    expect(seen).toBe(N);
+    server.proc.kill("SIGTERM");
+    expect(await server.proc.exited).toBe(0);
+    expect((await Promise.all(responses)).every((s) => s === 200)).toBe(true);
+  } finally {
+    slow.stop();
+    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
+  }
+  const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
+  expect(db.query("SELECT count(*) AS n FROM requests WHERE status = 200").get()).toEqual({ n: N });
+  db.close();
+});
