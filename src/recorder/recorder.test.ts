@@ -137,7 +137,7 @@ describe("recorder", () => {
     recorder.record(r, false);
     recorder.flush();
     const got = store.get(r.id)!;
-    const req = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz!)));
+    const req = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz! as Uint8Array<ArrayBuffer>)));
     expect(req.api_key).toBe("[redacted]");
     expect(req.messages[0].content).toBe("hi");
     expect(redactBody({ headers: { Authorization: "Bearer x" } })).toEqual({ headers: { Authorization: "[redacted]" } });
