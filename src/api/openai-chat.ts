@@ -212,7 +212,8 @@ export function toChatCompletion(result: ChatResult, ctx: CompletionContext): Re
   const hasToolCalls = result.toolCalls.length > 0;
   const message: Record<string, unknown> = {
     role: 'assistant',
-    content: result.text === '' && hasToolCalls ? null : result.text,
+    // No text: null when the turn only called tools or was filtered (as OpenAI answers), '' otherwise.
+    content: result.text === '' && (hasToolCalls || result.finishReason.unified === 'content-filter') ? null : result.text,
     refusal: null,
     annotations: [],
   };

@@ -1,16 +1,18 @@
 // Adapters by type id (the `type` of a configured provider instance).
 import type { ProviderId } from '../core/types.ts';
 import { deepseek } from './deepseek.ts';
+import { gemini } from './gemini.ts';
 import { grok } from './grok.ts';
 import { openai } from './openai.ts';
 import { openaiCompatible } from './openai-compat-generic.ts';
 import type { ProviderAdapter } from './types.ts';
 
-// Gemini and Anthropic adapters have their own codecs and are added when written.
+// OpenAI-compatible providers share one codec; Gemini (and later Anthropic) have their own.
 export const adapters = {
   openai,
   deepseek,
   grok,
+  gemini,
   'openai-compatible': openaiCompatible,
 } satisfies Partial<Record<ProviderId, ProviderAdapter>>;
 
