@@ -26,6 +26,13 @@ fs.mkdirSync(outDir, { recursive: true });
 
 process.chdir(import.meta.dir); // compile.assets paths are kept relative to the build's cwd
 
+// Embed a fresh models.dev pricing snapshot when the network allows (src/pricing/embedded.ts);
+// offline the build goes on and the binary prices from its cache file once it has fetched one.
+// LLM_PROXY_PRICING_SOURCE may name a local api.json instead of the live URL.
+const { writeSnapshot } = await import("./src/pricing/source.ts");
+const snapshot = await writeSnapshot({ source: process.env.LLM_PROXY_PRICING_SOURCE || undefined, timeoutMs: 10_000 });
+console.log(snapshot ? "embedded a models.dev pricing snapshot" : "no models.dev pricing snapshot embedded (offline?)");
+
 async function build(target: string | undefined, outfile: string) {
   const started = performance.now();
   const result = await Bun.build({

@@ -3,6 +3,8 @@ import path from "node:path";
 import { z } from "zod";
 import { LOG_LEVELS } from "./logger.ts";
 import { defaultDataDir } from "./paths.ts";
+import { pricingConfigSchema, type PricingOverrides } from "./pricing/schema.ts";
+import { DEFAULT_PRICING_SOURCE, DEFAULT_REFRESH_MS } from "./pricing/source.ts";
 
 /**
  * Configuration: built-in defaults < config file (TOML) < environment < flags.
@@ -26,6 +28,8 @@ export const providerSchema = z
     models: z.array(z.string().min(1)).optional(),
     headers: z.record(z.string(), z.string()).optional(),
     enabled: z.boolean().optional(),
+    /** models.dev provider id to price this provider's models with (e.g. "groq" for an openai-compatible Groq). */
+    pricing_provider: z.string().min(1).optional(),
   })
   .refine((p) => !(p.api_key && p.api_keys), { message: "set either api_key or api_keys, not both", path: ["api_keys"] })
   .refine((p) => p.type !== "openai-compatible" || p.base_url, { message: "openai-compatible providers need a base_url", path: ["base_url"] });
@@ -58,6 +62,7 @@ export const requestLogSchema = z.strictObject({
 /** Keys accepted in the TOML file (snake_case, the names are the interface). */
 export const fileSchema = z.strictObject({
   request_log: requestLogSchema.optional(),
+  pricing: pricingConfigSchema.optional(),
   providers: z.array(providerSchema).optional(),
   models: z.strictObject({ aliases: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional() }).optional(),
   gateway: gatewaySchema.optional(),
@@ -91,6 +96,7 @@ export type Config = {
   aliases: Record<string, string[]>;
   gateway: GatewaySettings;
   requestLog: RequestLogSettings;
+  pricing: { source: string; refreshMs: number; overrides?: PricingOverrides };
   /** Where each effective value came from, for `config check`. */
   origin: Record<string, "default" | "file" | "env" | "flag">;
 };
@@ -103,6 +109,7 @@ export type ResolvedProvider = {
   apiKeys: Array<{ value: string; ref: string }>;
   models?: string[];
   headers: Record<string, string>;
+  pricingProvider?: string;
   source: "file" | "env";
 };
 
@@ -186,7 +193,16 @@ function resolveProviders(
       }
       return [{ value, ref }];
     });
-    providers.push({ id: p.id, type: p.type, baseUrl: p.base_url, apiKeys, models: p.models, headers: p.headers ?? {}, source: "file" });
+    providers.push({
+      id: p.id,
+      type: p.type,
+      baseUrl: p.base_url,
+      apiKeys,
+      models: p.models,
+      headers: p.headers ?? {},
+      pricingProvider: p.pricing_provider,
+      source: "file",
+    });
   });
   if (!file.providers) {
     for (const e of ENV_PROVIDERS) {
@@ -389,6 +405,11 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     aliases,
     gateway,
     requestLog,
+    pricing: {
+      source: env.LLM_PROXY_PRICING_SOURCE || fromFile.pricing?.source || DEFAULT_PRICING_SOURCE,
+      refreshMs: fromFile.pricing?.refresh_ms ?? DEFAULT_REFRESH_MS,
+      overrides: fromFile.pricing?.overrides,
+    },
     origin,
   };
 }
@@ -414,5 +435,6 @@ export function describeConfig(config: Config, keySource: string): Record<string
       : "(none)",
     gateway: Object.entries(config.gateway).map(([k, v]) => `${k}=${v}`).join(" "),
     request_log: Object.entries(config.requestLog).map(([k, v]) => `${k}=${v}`).join(" "),
+    pricing: `source=${config.pricing.source} refresh_ms=${config.pricing.refreshMs} overrides=${Object.keys(config.pricing.overrides ?? {}).join(",") || "(none)"}`,
   };
 }

@@ -10,7 +10,11 @@ import { VERSION } from "../version.ts";
 import { createClientKey } from "../auth/client-keys.ts";
 import { listClientKeys, revokeClientKey } from "../db/client-keys.ts";
 import { RequestLogStore, type RequestRow } from "../db/request-log.ts";
-import { formatRequestTable, parseSince, requestJson } from "./requests-format.ts";
+import { formatRequestTable, parseSince, picoToUsd, requestJson } from "./requests-format.ts";
+import { recomputeCosts } from "../recorder/recompute.ts";
+import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
+import { createPricer } from "../pricing/price.ts";
+import { createPricingSource, defaultCacheFile } from "../pricing/source.ts";
 import { installService, renderUnit, uninstallService } from "./service.ts";
 
 export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
@@ -27,6 +31,8 @@ Commands:
   keys revoke ID           Revoke a client key (takes effect on the running server at once)
   requests [--since DURATION|DATE] [--limit N] [--json]
                            List logged requests, newest first (works while the server runs)
+  costs recompute --since DURATION|DATE
+                           Re-price logged requests with the current prices and overrides
   service install [--user] [--print]
                            Install a hardened systemd unit (--print only prints it)
   service uninstall [--user]
@@ -266,6 +272,38 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
           }
           if (!rows.length) return io.out("no requests logged" + (since ? " in that period" : "") + "\n"), 0;
           io.out(formatRequestTable(rows));
+          return 0;
+        } finally {
+          handle.close();
+        }
+      }
+      case "costs": {
+        if (sub !== "recompute") throw new UsageError("unknown command; use 'costs recompute --since DATE'");
+        only(2);
+        if (!values.since) throw new UsageError("costs recompute needs --since DURATION|DATE");
+        let since: number;
+        try {
+          since = parseSince(values.since);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        const { config } = configure(flags, io);
+        const pricing = createPricingSource({
+          source: config.pricing.source,
+          cacheFile: defaultCacheFile(config.dataDir),
+          embedded: EMBEDDED_SNAPSHOT ?? undefined,
+          overrides: config.pricing.overrides,
+        });
+        const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
+        await pricing.refresh(); // the newest prices if the source answers; else cache or embedded
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        try {
+          runMigrations(handle);
+          const report = recomputeCosts(new RequestLogStore(handle.sqlite), createPricer(() => pricing.current(), (id) => pricingProviders.get(id)), since);
+          io.out(
+            `scanned ${report.scanned} rows; re-priced ${report.changed} (${report.newlyPriced} newly priced); ` +
+              `${report.unpriced} still unpriced; total change ${picoToUsd(report.deltaPico)!.toFixed(6)} USD\n`,
+          );
           return 0;
         } finally {
           handle.close();

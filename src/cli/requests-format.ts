@@ -11,9 +11,9 @@ export function parseSince(text: string, now = Date.now()): number {
   return t;
 }
 
-/** Nano-USD integer → decimal USD (exact for display; the stored value stays an integer). */
-export function nanoToUsd(nano: number | null): number | null {
-  return nano === null ? null : nano / 1e9;
+/** Pico-USD integer → USD as a number (the stored value stays an exact integer). */
+export function picoToUsd(pico: bigint | number | null): number | null {
+  return pico === null ? null : Number(pico) / 1e12;
 }
 
 /** One request as `requests --json` prints it. */
@@ -34,8 +34,8 @@ export function requestJson(r: RequestRow) {
     output_tokens: r.output_tokens,
     reasoning_tokens: r.reasoning_tokens,
     usage_estimated: r.usage_estimated === 1,
-    cost_usd: nanoToUsd(r.cost_nano),
-    priced: r.cost_nano !== null,
+    cost_usd: picoToUsd(r.cost_pico),
+    priced: r.cost_pico !== null,
     pricing_match: r.pricing_entry ? { entry: r.pricing_entry, rule: r.pricing_rule } : null,
     latency_ms: r.latency_ms,
     ttfb_ms: r.ttfb_ms,
@@ -55,7 +55,7 @@ export function formatRequestTable(rows: RequestRow[]): string {
     r.input_tokens === null ? "-" : String(r.input_tokens) + (r.usage_estimated ? "~" : ""),
     r.cached_tokens === null ? "-" : String(r.cached_tokens),
     r.output_tokens === null ? "-" : String(r.output_tokens),
-    r.cost_nano === null ? (r.input_tokens || r.output_tokens ? "unpriced" : "-") : (r.cost_nano / 1e9).toFixed(6),
+    r.cost_pico === null ? (r.input_tokens || r.output_tokens ? "unpriced" : "-") : picoToUsd(r.cost_pico)!.toFixed(6),
     String(r.latency_ms),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

@@ -29,7 +29,8 @@ export type RequestRow = {
   reasoning_tokens: number | null;
   usage_estimated: number;
   usage_raw: string | null;
-  cost_nano: number | null;
+  /** Written as a bigint (exact); read back as a number (a single request is far below 2^53 pico-USD). */
+  cost_pico: bigint | number | null;
   cost_breakdown: string | null;
   warnings: string | null;
   latency_ms: number;
@@ -42,7 +43,7 @@ const COLUMNS = [
   "id", "received_at", "first_byte_at", "finished_at", "client_key_id", "endpoint", "requested_model", "provider",
   "provider_type", "upstream_model", "response_model", "pricing_entry", "pricing_rule", "attempts", "status",
   "error_class", "error_message", "stream", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens",
-  "reasoning_tokens", "usage_estimated", "usage_raw", "cost_nano", "cost_breakdown", "warnings", "latency_ms",
+  "reasoning_tokens", "usage_estimated", "usage_raw", "cost_pico", "cost_breakdown", "warnings", "latency_ms",
   "ttfb_ms", "client_ip", "user_agent",
 ] as const satisfies ReadonlyArray<keyof RequestRow>;
 
@@ -58,7 +59,7 @@ export type RollupDelta = {
   cache_write_tokens: number;
   output_tokens: number;
   reasoning_tokens: number;
-  cost_nano: number;
+  cost_pico: bigint;
   unpriced: number;
   latency_sum_ms: number;
   latency_hist: number[];
@@ -81,7 +82,7 @@ export function addToRollups(deltas: Map<string, RollupDelta & { table: RollupTa
     if (!d) {
       d = {
         table, bucket, provider, model, client_key_id: key, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0,
-        cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_nano: 0, unpriced: 0, latency_sum_ms: 0,
+        cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_pico: 0n, unpriced: 0, latency_sum_ms: 0,
         latency_hist: emptyHistogram(), ttfb_hist: emptyHistogram(),
       };
       deltas.set(id, d);
@@ -93,9 +94,9 @@ export function addToRollups(deltas: Map<string, RollupDelta & { table: RollupTa
     d.cache_write_tokens += row.cache_write_tokens ?? 0;
     d.output_tokens += row.output_tokens ?? 0;
     d.reasoning_tokens += row.reasoning_tokens ?? 0;
-    if (row.cost_nano === null) {
+    if (row.cost_pico === null) {
       if (row.status < 400 && (row.input_tokens || row.output_tokens)) d.unpriced++;
-    } else d.cost_nano += row.cost_nano;
+    } else d.cost_pico += BigInt(row.cost_pico);
     d.latency_sum_ms += row.latency_ms;
     d.latency_hist[bucketOf(row.latency_ms)]!++;
     if (row.ttfb_ms !== null) d.ttfb_hist[bucketOf(row.ttfb_ms)]!++;
@@ -122,7 +123,8 @@ export type Aggregate = {
   cache_write_tokens: number;
   output_tokens: number;
   reasoning_tokens: number;
-  cost_nano: number;
+  /** Exact sum in pico-USD. */
+  cost_pico: bigint;
   unpriced: number;
   latency_avg_ms: number | null;
   latency_p50_ms: number | null;
@@ -151,7 +153,7 @@ export class RequestLogStore {
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
     const rollupCols = [
       "bucket", "provider", "model", "client_key_id", "requests", "errors", "input_tokens", "cached_tokens",
-      "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_nano", "unpriced", "latency_sum_ms", "latency_hist", "ttfb_hist",
+      "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_pico", "unpriced", "latency_sum_ms", "latency_hist", "ttfb_hist",
     ];
     const mk = (t: RollupTable) => ({
       select: sqlite.query(`SELECT latency_hist, ttfb_hist FROM ${t} WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ?`),
@@ -241,30 +243,35 @@ export class RequestLogStore {
    */
   aggregate(options: { from: number; to: number; groupBy?: "provider" | "model" | "client_key_id" }): Array<Aggregate & { group: string | null }> {
     const table: RollupTable = options.to - options.from <= 6 * HOUR ? "rollup_minute" : "rollup_hour";
+    // Costs are summed as BigInt from their decimal text, so totals stay exact past 2^53.
     const rows = this.sqlite
-      .query(`SELECT * FROM ${table} WHERE bucket >= ? AND bucket < ?`)
-      .all(options.from, options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist"> & { latency_hist: string; ttfb_hist: string }>;
-    const groups = new Map<string | null, { sum: Omit<Aggregate, `${string}_ms`> & { latency_sum_ms: number }; lat: number[]; ttfb: number[] }>();
+      .query(`SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM ${table} WHERE bucket >= ? AND bucket < ?`)
+      .all(options.from, options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist" | "cost_pico"> & { latency_hist: string; ttfb_hist: string; cost_text: string }>;
+    type Sums = Omit<Aggregate, `${string}_ms` | "cost_pico"> & { latency_sum_ms: number };
+    const groups = new Map<string | null, { sum: Sums; cost: bigint; lat: number[]; ttfb: number[] }>();
     for (const r of rows) {
       const g = options.groupBy ? (r[options.groupBy] as string) : null;
       let acc = groups.get(g);
       if (!acc) {
         acc = {
-          sum: { requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_nano: 0, unpriced: 0, latency_sum_ms: 0 },
+          sum: { requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, unpriced: 0, latency_sum_ms: 0 },
+          cost: 0n,
           lat: emptyHistogram(),
           ttfb: emptyHistogram(),
         };
         groups.set(g, acc);
       }
-      for (const k of Object.keys(acc.sum) as Array<keyof typeof acc.sum>) acc.sum[k] += r[k] as number;
+      for (const k of Object.keys(acc.sum) as Array<keyof Sums>) acc.sum[k] += r[k] as number;
+      acc.cost += BigInt(r.cost_text);
       addInto(acc.lat, JSON.parse(r.latency_hist));
       addInto(acc.ttfb, JSON.parse(r.ttfb_hist));
     }
-    return [...groups.entries()].map(([group, { sum, lat, ttfb }]) => {
+    return [...groups.entries()].map(([group, { sum, cost, lat, ttfb }]) => {
       const { latency_sum_ms, ...totals } = sum;
       return {
         group,
         ...totals,
+        cost_pico: cost,
         latency_avg_ms: sum.requests ? Math.round(latency_sum_ms / sum.requests) : null,
         latency_p50_ms: percentile(lat, 0.5),
         latency_p95_ms: percentile(lat, 0.95),

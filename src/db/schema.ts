@@ -32,7 +32,8 @@ export const clientKeys = sqliteTable(
 /**
  * The request log: one row per authenticated /v1 request. `id` is time-sortable (ULID-style), so
  * time ranges and cursor pagination both walk the primary key. Costs are exact integers in
- * nano-dollars (1e-9 USD); `cost_nano` is NULL when the model has no price (never a silent 0).
+ * pico-dollars (1e-12 USD: exact for every models.dev price, which have at most 6 decimals per
+ * million tokens); `cost_pico` is NULL when the model has no price (never a silent 0).
  */
 export const requests = sqliteTable(
   "requests",
@@ -62,7 +63,7 @@ export const requests = sqliteTable(
     reasoningTokens: integer("reasoning_tokens"),
     usageEstimated: integer("usage_estimated", { mode: "boolean" }).notNull().default(false),
     usageRaw: text("usage_raw"),
-    costNano: integer("cost_nano"),
+    costPico: integer("cost_pico"),
     costBreakdown: text("cost_breakdown"),
     warnings: text("warnings"),
     latencyMs: integer("latency_ms").notNull(),
@@ -102,7 +103,7 @@ const rollupColumns = {
   cacheWriteTokens: integer("cache_write_tokens").notNull(),
   outputTokens: integer("output_tokens").notNull(),
   reasoningTokens: integer("reasoning_tokens").notNull(),
-  costNano: integer("cost_nano").notNull(),
+  costPico: integer("cost_pico").notNull(),
   unpriced: integer("unpriced").notNull(),
   latencySumMs: integer("latency_sum_ms").notNull(),
   latencyHist: text("latency_hist").notNull(),

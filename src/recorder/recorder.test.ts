@@ -19,7 +19,7 @@ function setup(options: Partial<ConstructorParameters<typeof Recorder>[0]> = {})
     flushIntervalMs: 250,
     batchSize: 100,
     capacity: 1000,
-    price: ({ usage }) => ({ costNano: (usage.inputTokens ?? 0) * 2500 + (usage.outputTokens ?? 0) * 10_000, entry: "openai/gpt-4o", rule: "exact" }),
+    price: ({ usage }) => ({ costPico: BigInt((usage.inputTokens ?? 0) * 2_500_000 + (usage.outputTokens ?? 0) * 10_000_000), entry: "openai/gpt-4o", rule: "exact" }),
     ...options,
   });
   return { h, store, recorder };
@@ -65,7 +65,7 @@ describe("recorder", () => {
     expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 450 });
     expect(recorder.stats.flushes).toBe(5);
     const { rows } = store.list({ limit: 1 });
-    expect(rows[0]!.cost_nano).toBe((100 + 449) * 2500 + 20 * 10_000);
+    expect(rows[0]!.cost_pico).toBe((100 + 449) * 2_500_000 + 20 * 10_000_000);
     expect(rows[0]!.pricing_entry).toBe("openai/gpt-4o");
     expect(JSON.parse(rows[0]!.usage_raw!)).toEqual({ n: 449 });
     h.close();
@@ -76,9 +76,12 @@ describe("recorder", () => {
     const base = Date.UTC(2026, 10, 1, 10, 0, 0);
     for (let i = 0; i < 600; i++) recorder.record(record(i, base + i * 1000), false); // 10 minutes
     recorder.flush();
+    const [exact] = store.aggregate({ from: base, to: base + 3_600_000 });
+    const rawCost = h.sqlite.query("SELECT CAST(sum(cost_pico) AS TEXT) AS c FROM requests").get() as { c: string };
+    expect(exact!.cost_pico).toBe(BigInt(rawCost.c));
     for (const table of ["rollup_minute", "rollup_hour"]) {
-      const roll = h.sqlite.query(`SELECT sum(requests) r, sum(errors) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_nano) c, sum(latency_sum_ms) l FROM ${table}`).get();
-      const raw = h.sqlite.query("SELECT count(*) r, sum(status >= 400) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_nano) c, sum(latency_ms) l FROM requests").get();
+      const roll = h.sqlite.query(`SELECT sum(requests) r, sum(errors) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_pico) c, sum(latency_sum_ms) l FROM ${table}`).get();
+      const raw = h.sqlite.query("SELECT count(*) r, sum(status >= 400) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_pico) c, sum(latency_ms) l FROM requests").get();
       expect(roll).toEqual(raw);
     }
     const byProvider = store.aggregate({ from: base, to: base + 3_600_000, groupBy: "provider" });

@@ -29,13 +29,14 @@ export type RequestRecord = {
   bodies?: { request?: unknown; response?: unknown };
 };
 
-/** Prices a request: an exact integer cost in nano-USD, or null = unpriced (never a silent 0). */
+/** Prices a request: an exact integer cost in pico-USD, or null = unpriced (never a silent 0). */
 export type Pricer = (input: {
   providerType?: string;
   provider?: string;
-  model?: string;
+  /** Candidate model ids, best first (the model the upstream reported, then the one requested upstream). */
+  models: Array<string | undefined>;
   usage: Usage;
-}) => { costNano: number | null; breakdown?: unknown; entry?: string; rule?: string };
+}) => { costPico: bigint | null; breakdown?: unknown; entry?: string; rule?: string };
 
 export type RecorderOptions = {
   store: RequestLogStore;
@@ -66,9 +67,9 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
   let priced: ReturnType<Pricer> | undefined;
   if (hasUsage && price && r.status < 500) {
     try {
-      priced = price({ providerType: r.providerType, provider: r.provider, model: r.responseModel ?? r.upstreamModel, usage: u! });
+      priced = price({ providerType: r.providerType, provider: r.provider, models: [r.responseModel, r.upstreamModel], usage: u! });
     } catch {
-      priced = { costNano: null, rule: "error" };
+      priced = { costPico: null, rule: "error" };
     }
   }
   return {
@@ -97,7 +98,7 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
     reasoning_tokens: u?.reasoningTokens ?? null,
     usage_estimated: u?.estimated ? 1 : 0,
     usage_raw: u?.raw !== undefined ? JSON.stringify(u.raw) : null,
-    cost_nano: priced?.costNano ?? null,
+    cost_pico: priced?.costPico ?? null,
     cost_breakdown: priced?.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null,
     warnings: r.warnings?.length ? JSON.stringify(r.warnings) : null,
     latency_ms: Math.max(0, r.finishedAt - r.receivedAt),

@@ -3,7 +3,9 @@
  * replays the recorded response, the gateway runs, the official `openai` SDK is the client.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import OpenAI from "openai";
+import path from "node:path";
 import { listFixtures, loadFixture, type Fixture } from "../testing/fixtures.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream } from "../testing/mock-upstream.ts";
@@ -71,6 +73,21 @@ function checkToolCalls(calls: any[] | undefined, expected: any[] | undefined) {
   });
 }
 
+/** The request-log row of a fixture request carries the fixture's price match and exact cost. */
+async function checkLoggedCost(requestId: string, providerId: string, e: Record<string, any>) {
+  let row: any;
+  for (let i = 0; i < 50 && !row; i++) {
+    await Bun.sleep(60);
+    const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
+    row = db.query("SELECT provider, pricing_entry, pricing_rule, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
+    db.close();
+  }
+  expect(row.provider).toBe(providerId);
+  if (e.pricing_model_id) expect(row.pricing_entry.split("/").slice(1).join("/")).toBe(e.pricing_model_id);
+  // Fixture costs are given to at most 9 decimals; the log keeps exact pico-dollars.
+  if (e.cost_usd !== undefined) expect(Number(row.cost) / 1e12).toBeCloseTo(e.cost_usd, 12);
+}
+
 for (const p of PROVIDERS) {
   describe(`${p.fixtureDir} fixtures through the gateway`, () => {
     for (const name of listFixtures(p.fixtureDir)) {
@@ -102,8 +119,9 @@ for (const p of PROVIDERS) {
             return;
           }
           if (!isStream) {
-            const res: any = await gw.client.chat.completions.create(body as any);
+            const { data: res, response } = (await gw.client.chat.completions.create(body as any).withResponse()) as any;
             checkUpstreamRequest(fixture, p.basePath);
+            if (e.cost_usd !== undefined || e.pricing_model_id) await checkLoggedCost(response.headers.get("x-request-id"), p.id, e);
             if (e.content !== undefined) expect(res.choices[0].message.content).toBe(e.content);
             if (e.reasoning_content !== undefined) expect(res.choices[0].message.reasoning_content).toBe(e.reasoning_content);
             if (e.finish_reason) expect(res.choices[0].finish_reason).toBe(e.finish_reason);

@@ -178,3 +178,53 @@ test("shutdown under load loses no row: N concurrent requests, SIGTERM, N rows",
   expect(db.query("SELECT count(*) AS n FROM requests WHERE status = 200").get()).toEqual({ n: N });
   db.close();
 });
+
+test("unpriced models are explicit; `costs recompute` prices them after an override is added, rollups included", async () => {
+  const local = startMockUpstream(() =>
+    Response.json({
+      id: "x",
+      object: "chat.completion",
+      created: 1,
+      model: "house-model-7b",
+      choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+    }),
+  );
+  const dir = tempDir();
+  const file = path.join(dir, "llm-proxy.toml");
+  const base = `[[providers]]\nid = "house"\ntype = "openai-compatible"\nbase_url = "${local.url}/v1"\nmodels = ["house-model-7b"]\n`;
+  fs.writeFileSync(file, base);
+  const key = (await runCli(["keys", "create", "--name", "p", "--data-dir", dir])).stdout.trim().split("\n").at(-1)!;
+  const server = await startCliServer({ args: ["--data-dir", dir], env: { LLM_PROXY_ENCRYPTION_KEY: "ef".repeat(32) } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "house/house-model-7b", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(r.status).toBe(200);
+    }
+    await Bun.sleep(400);
+    const before = JSON.parse((await runCli(["requests", "--json", "--limit", "1", "--data-dir", dir])).stdout.trim());
+    expect(before).toMatchObject({ priced: false, cost_usd: null, input_tokens: 1000, output_tokens: 500 });
+
+    fs.writeFileSync(file, base + `\n[pricing.overrides]\n"house-model-7b" = { input = 0.5, output = 1.5 }\n`);
+    const r = await runCli(["costs", "recompute", "--since", "1h", "--data-dir", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("re-priced 3 (3 newly priced)");
+    const after = JSON.parse((await runCli(["requests", "--json", "--limit", "1", "--data-dir", dir])).stdout.trim());
+    // 1000 × $0.5/M + 500 × $1.5/M = $0.00125
+    expect(after).toMatchObject({ priced: true, cost_usd: 0.00125 });
+    expect(after.pricing_match.rule).toBe("override");
+    const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      expect(db.query(`SELECT sum(cost_pico) AS c, sum(unpriced) AS u FROM ${table}`).get()).toEqual({ c: 3 * 1_250_000_000, u: 0 });
+    }
+    db.close();
+  } finally {
+    server.proc.kill("SIGTERM");
+    await server.proc.exited;
+    local.stop();
+  }
+});

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Database } from "bun:sqlite";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
-import { freePort } from "../testing/cli-process.ts";
+import { freePort, PRICING_SNAPSHOT } from "../testing/cli-process.ts";
 import { tempDir } from "../testing/temp.ts";
 import { startServer } from "./serve.ts";
 
@@ -12,7 +12,7 @@ async function start(extra: Record<string, string> = {}, configure?: Parameters<
   const dir = tempDir();
   const lines: string[] = [];
   const config = loadConfig({
-    env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), ...extra },
+    env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT, ...extra },
   });
   const running = await startServer(config, createLogger({ json: true, sink: (l) => lines.push(l) }), configure);
   return { running, dir, lines, base: running.url.href.replace(/\/$/, "") };
@@ -65,7 +65,7 @@ describe("HTTP basics", () => {
   test("a second instance on the same port fails instead of sharing it", async () => {
     const first = await start();
     try {
-      const config = loadConfig({ env: { LLM_PROXY_DATA_DIR: tempDir(), LLM_PROXY_PORT: String(first.running.url.port) } });
+      const config = loadConfig({ env: { LLM_PROXY_DATA_DIR: tempDir(), LLM_PROXY_PORT: String(first.running.url.port), LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT } });
       await expect(startServer(config, createLogger({ sink: () => {} }))).rejects.toThrow(/cannot listen/);
     } finally {
       await first.running.stop();

@@ -12,8 +12,11 @@ import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router } from "../core/router.ts";
 import { RequestLogStore } from "../db/request-log.ts";
-import { Recorder, type Pricer } from "../recorder/recorder.ts";
+import { Recorder } from "../recorder/recorder.ts";
 import { scheduleRetention } from "../recorder/retention.ts";
+import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
+import { createPricer } from "../pricing/price.ts";
+import { createPricingSource, defaultCacheFile, type PricingSource } from "../pricing/source.ts";
 
 /** Work to finish before the database closes (e.g. flushing the request-log queue). */
 export type ShutdownHook = { name: string; run: () => Promise<void> | void };
@@ -24,6 +27,7 @@ export type RunningServer = {
   db: DbHandle;
   key: LoadedKey;
   recorder: Recorder;
+  pricing: PricingSource;
   /** Registers work that must complete during shutdown, after in-flight requests drain. */
   onShutdown(hook: ShutdownHook): void;
   /** Graceful stop: refuse new connections, drain (bounded by the grace period), run hooks, close the DB. */
@@ -34,7 +38,7 @@ export type RunningServer = {
 export async function startServer(
   config: Config,
   log: Logger,
-  options: { configure?: (app: App) => void; fetch?: typeof fetch; price?: Pricer } = {},
+  options: { configure?: (app: App) => void; fetch?: typeof fetch; pricingFetch?: typeof fetch } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
   const key = loadEncryptionKey({
@@ -61,10 +65,22 @@ export async function startServer(
 
   const state = { draining: false, startedAt: Date.now() };
   const assets = await loadStaticAssets();
+  // Pricing never waits on the network: the cached copy (or the embedded snapshot) serves at once,
+  // and the models.dev refresh runs in the background.
+  const pricing: PricingSource = createPricingSource({
+    source: config.pricing.source,
+    cacheFile: defaultCacheFile(config.dataDir),
+    refreshMs: config.pricing.refreshMs,
+    embedded: EMBEDDED_SNAPSHOT ?? undefined,
+    overrides: config.pricing.overrides,
+    fetch: options.pricingFetch,
+    log: { info: (m, f) => log.info(m, f), warn: (m, f) => log.warn(m, f) },
+  });
+  const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
   const recorder = new Recorder({
     store: new RequestLogStore(db.sqlite),
     log,
-    price: options.price,
+    price: createPricer(() => pricing.current(), (id) => pricingProviders.get(id)),
     flushIntervalMs: config.requestLog.flushIntervalMs,
     batchSize: config.requestLog.batchSize,
     capacity: config.requestLog.queueCapacity,
@@ -99,6 +115,7 @@ export async function startServer(
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${msg}`);
   }
   const server = app.server!;
+  pricing.start();
   const url = new URL(server.url.href);
   log.info("llm-proxy listening", {
     url: url.href,
@@ -127,6 +144,7 @@ export async function startServer(
       }
       // Requests cut off above record their rows asynchronously; the recorder waits for them.
       stopRetention();
+      pricing.stop();
       await recorder.stop();
       log.info("request log flushed", { rows: recorder.stats.written });
       for (const hook of hooks) {
@@ -142,5 +160,5 @@ export async function startServer(
     return stopping;
   }
 
-  return { app, url, db, key, recorder, onShutdown: (hook) => hooks.push(hook), stop };
+  return { app, url, db, key, recorder, pricing, onShutdown: (hook) => hooks.push(hook), stop };
 }

@@ -1,6 +1,8 @@
 import path from "node:path";
 
 const ENTRY = path.resolve(import.meta.dir, "../index.ts");
+/** The models.dev snapshot tests price with (never the live URL). */
+export const PRICING_SNAPSHOT = path.resolve(import.meta.dir, "../../../shared/fixtures/models-dev/api.json");
 
 /** Environment for child processes: no inherited LLM_PROXY_* or provider keys. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -9,7 +11,8 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     if (v === undefined || k.startsWith("LLM_PROXY_") || /_API_KEY$/.test(k)) continue;
     env[k] = v;
   }
-  return { ...env, LLM_PROXY_LOG_FORMAT: "json", ...extra };
+  // No network in tests: pricing comes from the models.dev snapshot in the shared fixtures.
+  return { ...env, LLM_PROXY_LOG_FORMAT: "json", LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT, ...extra };
 }
 
 /** Runs `llm-proxy ARGS` from source to completion. */

@@ -6,7 +6,7 @@ import { loadConfig } from "../config.ts";
 import { openDatabase } from "../db/client.ts";
 import { createLogger } from "../logger.ts";
 import { startServer } from "../server/serve.ts";
-import { freePort } from "./cli-process.ts";
+import { freePort, PRICING_SNAPSHOT } from "./cli-process.ts";
 import { tempDir } from "./temp.ts";
 
 /**
@@ -21,7 +21,7 @@ export async function startGateway(toml: string, env: Record<string, string> = {
   const lines: string[] = [];
   const config = loadConfig({
     flags: { config: file },
-    env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), LLM_PROXY_ENCRYPTION_KEY: "cd".repeat(32), ...env },
+    env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), LLM_PROXY_ENCRYPTION_KEY: "cd".repeat(32), LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT, ...env },
   });
   const running = await startServer(config, createLogger({ json: true, sink: (l) => lines.push(l) }));
   const side = openDatabase(path.join(dir, "llm-proxy.db"));

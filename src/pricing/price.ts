@@ -1,0 +1,97 @@
+import type { Usage } from "../core/types.ts";
+import { computeCost, type CostResult } from "./cost.ts";
+import type { LookupOptions, PricingLookup, PricingRegistry } from "./registry.ts";
+
+/** JSON-safe cost breakdown for the request log (`cost_breakdown`), integers in pico-USD. */
+export type CostBreakdownJson = {
+  unit: "pico-usd";
+  total: number;
+  input: number;
+  cache_read: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+  tier?: string;
+  approximate?: true;
+  notes?: string[];
+  upstream?: number;
+};
+
+export type PricedRequest = {
+  /** Exact cost in pico-USD; null = unpriced (never a silent 0). */
+  costPico: bigint | null;
+  /** Cost rounded to nano-USD (see CostResult.totalNanoUsd); null = unpriced. */
+  costNano: number | null;
+  breakdown?: CostBreakdownJson;
+  /** `openai/gpt-4o` or `override:<key>`; absent when unpriced. */
+  entry?: string;
+  /** Match rule, or `unpriced`. */
+  rule: string;
+  explanation: string;
+  registryVersion: string;
+  match: PricingLookup;
+  cost?: CostResult;
+};
+
+/** bigint pico-USD → number; per-request values are far below 2^53 (9,007 USD). */
+const toNumber = (pico: bigint) => Number(pico);
+
+/**
+ * Lookup + cost in one call, shaped for the recorder: prices the response model first, then the
+ * requested/upstream model (PROTOCOLS.md §10.1).
+ */
+export function priceRequest(
+  registry: PricingRegistry,
+  input: { providerType?: string; models: Array<string | null | undefined>; usage: Usage } & LookupOptions,
+): PricedRequest {
+  const providerType = input.providerType ?? "openai-compatible";
+  const match = registry.lookupBest(providerType, input.models, { pricingProvider: input.pricingProvider, providerName: input.providerName });
+  if (match.unpriced) {
+    return { costPico: null, costNano: null, rule: "unpriced", explanation: match.explanation, registryVersion: match.registryVersion, match };
+  }
+  const cost = computeCost(input.usage, match.entry.cost, providerType);
+  const breakdown: CostBreakdownJson = {
+    unit: "pico-usd",
+    total: toNumber(cost.totalPicoUsd),
+    input: toNumber(cost.breakdown.input),
+    cache_read: toNumber(cost.breakdown.cacheRead),
+    cache_write: toNumber(cost.breakdown.cacheWrite),
+    output: toNumber(cost.breakdown.output),
+    reasoning: toNumber(cost.breakdown.reasoning),
+  };
+  if (cost.tier) breakdown.tier = cost.tier;
+  if (match.approximate) breakdown.approximate = true;
+  if (cost.notes.length) breakdown.notes = cost.notes;
+  if (cost.upstreamPicoUsd !== undefined) breakdown.upstream = toNumber(cost.upstreamPicoUsd);
+  return {
+    costPico: cost.totalPicoUsd,
+    costNano: cost.totalNanoUsd,
+    breakdown,
+    entry: match.entry.id,
+    rule: match.rule,
+    explanation: match.explanation,
+    registryVersion: match.registryVersion,
+    match,
+    cost,
+  };
+}
+
+/**
+ * A pricer for the recorder: `(record) => PricedRequest`, reading the registry at call time so
+ * refreshes apply. `pricingProviderOf` maps a configured provider id to its `pricing_provider`.
+ * Pass the response model first and the upstream/requested model after it (`models`), or `model`.
+ *
+ * @example
+ * const price = createPricer(() => pricing.current(), (id) => config.providers.find((p) => p.id === id)?.pricingProvider);
+ * price({ providerType: "grok", provider: "xai-main", models: ["grok-4-0709", "grok-4"], usage });
+ */
+export function createPricer(getRegistry: () => PricingRegistry, pricingProviderOf?: (providerName: string) => string | undefined) {
+  return (input: { providerType?: string; provider?: string; model?: string; models?: Array<string | null | undefined>; usage: Usage }): PricedRequest =>
+    priceRequest(getRegistry(), {
+      providerType: input.providerType,
+      models: input.models ?? [input.model],
+      usage: input.usage,
+      providerName: input.provider,
+      pricingProvider: input.provider ? pricingProviderOf?.(input.provider) : undefined,
+    });
+}
