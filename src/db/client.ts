@@ -40,6 +40,13 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
     close() {
       if (closed) return;
       closed = true;
+      // Move everything from the WAL into the main file first, so the file on disk is complete and
+      // the WAL empty even if a statement object still pins the connection until it is collected.
+      if (!options.readonly && file !== ":memory:") {
+        try {
+          sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+        } catch {}
+      }
       sqlite.close(false);
     },
   };
