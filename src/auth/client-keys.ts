@@ -22,6 +22,16 @@ export function createClientKey(db: Db, name: string): { key: string; row: Clien
     prefix: key.slice(0, CLIENT_KEY_PREFIX.length + 6),
     createdAt: Date.now(),
     revokedAt: null,
+    enabled: true,
+    expiresAt: null,
+    allowedModels: null,
+    budgetDailyPico: null,
+    budgetMonthlyPico: null,
+    budgetTotalPico: null,
+    rpmLimit: null,
+    tpmLimit: null,
+    storeBodies: false,
+    updatedAt: null,
   };
   insertClientKey(db, row);
   return { key, row };

@@ -25,6 +25,19 @@ export const clientKeys = sqliteTable(
     prefix: text("prefix").notNull(),
     createdAt: integer("created_at", { mode: "number" }).notNull(),
     revokedAt: integer("revoked_at", { mode: "number" }),
+    // Governance (admin API): all optional; NULL = no limit.
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    expiresAt: integer("expires_at"),
+    /** JSON array of model names/aliases the key may use; NULL = all. */
+    allowedModels: text("allowed_models"),
+    /** Spend budgets in pico-USD (exact integers, like request costs). */
+    budgetDailyPico: integer("budget_daily_pico"),
+    budgetMonthlyPico: integer("budget_monthly_pico"),
+    budgetTotalPico: integer("budget_total_pico"),
+    rpmLimit: integer("rpm_limit"),
+    tpmLimit: integer("tpm_limit"),
+    storeBodies: integer("store_bodies", { mode: "boolean" }).notNull().default(false),
+    updatedAt: integer("updated_at"),
   },
   (t) => [uniqueIndex("client_keys_key_hash_unique").on(t.keyHash)],
 );
@@ -115,3 +128,81 @@ export const rollupMinute = sqliteTable("rollup_minute", rollupColumns, (t) => [
 export const rollupHour = sqliteTable("rollup_hour", rollupColumns, (t) => [
   primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId] }),
 ]);
+
+/** Dashboard users. Passwords are bcrypt (cost 12); there is never a default user. */
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    username: text("username").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: ["admin", "viewer"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("users_username_unique").on(t.username)],
+);
+
+/**
+ * Server-side session records behind the signed cookie: sign-out, password change and user
+ * removal revoke them at once. `id` is random; the cookie carries it with an HMAC-SHA256 tag.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId)],
+);
+
+/** One-time first-admin setup tokens (only the SHA-256 is stored). */
+export const setupTokens = sqliteTable("setup_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  usedAt: integer("used_at"),
+});
+
+/** Every admin action: who, what, when, from where. `id` is time-sortable like request ids. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+    userId: text("user_id"),
+    username: text("username"),
+    action: text("action").notNull(),
+    target: text("target"),
+    detail: text("detail"),
+    ip: text("ip"),
+  },
+  (t) => [index("audit_log_at_idx").on(t.at)],
+);
+
+/**
+ * Providers managed from the dashboard/admin API (config-file providers are read-only and not
+ * stored). API keys are sealed with AES-256-GCM, associated data `provider:<id>`; only their last
+ * four characters are ever shown.
+ */
+export const managedProviders = sqliteTable("managed_providers", {
+  id: text("id").primaryKey(),
+  type: text("type").notNull(),
+  baseUrl: text("base_url"),
+  apiKeysSealed: text("api_keys_sealed"),
+  apiKeysLast4: text("api_keys_last4"),
+  models: text("models"),
+  headers: text("headers"),
+  pricingProvider: text("pricing_provider"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
