@@ -1,6 +1,8 @@
+import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { KeyError, loadEncryptionKey } from "../auth/encryption-key.ts";
+import { decodeKey, GENERATED_KEY_FILE, KeyError, loadEncryptionKey } from "../auth/encryption-key.ts";
+import { rotateProviderSecrets } from "../admin/provider-store.ts";
 import { ConfigError, describeConfig, loadConfig, type Config, type ConfigFlags } from "../config.ts";
 import { backupDatabase, DB_FILE, openDatabase } from "../db/client.ts";
 import { runMigrations, SchemaTooNewError } from "../db/migrate.ts";
@@ -33,6 +35,8 @@ Commands:
                            List logged requests, newest first (works while the server runs)
   costs recompute --since DURATION|DATE
                            Re-price logged requests with the current prices and overrides
+  secrets rotate --new-key-file PATH
+                           Re-encrypt stored provider keys under a new encryption key (server stopped)
   service install [--user] [--print]
                            Install a hardened systemd unit (--print only prints it)
   service uninstall [--user]
@@ -92,6 +96,7 @@ function parse(args: string[]) {
         name: { type: "string" },
         json: { type: "boolean" },
         since: { type: "string" },
+        "new-key-file": { type: "string" },
         limit: { type: "string" },
         print: { type: "boolean" },
         version: { type: "boolean", short: "v" },
@@ -308,6 +313,41 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         } finally {
           handle.close();
         }
+      }
+      case "secrets": {
+        if (sub !== "rotate") throw new UsageError("unknown command; use 'secrets rotate --new-key-file PATH'");
+        only(2);
+        const file = values["new-key-file"];
+        if (!file) throw new UsageError("secrets rotate needs --new-key-file PATH (32 bytes as hex or base64; e.g. openssl rand -hex 32 > PATH)");
+        const { config } = configure(flags, io);
+        const current = loadEncryptionKey({ literal: config.encryptionKey, file: config.encryptionKeyFile, dataDir: config.dataDir, generate: false });
+        if (!current) throw new UsageError("there is no current encryption key to rotate from");
+        let newKey: Buffer;
+        try {
+          newKey = decodeKey(fs.readFileSync(file, "utf8"), `new key file ${file}`);
+        } catch (e) {
+          throw new KeyError((e as Error).message);
+        }
+        if (newKey.equals(current.key)) throw new UsageError("the new key is the same as the current one");
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        let rotated: number;
+        try {
+          runMigrations(handle);
+          rotated = rotateProviderSecrets(handle.db, current.key, newKey);
+        } finally {
+          handle.close();
+        }
+        io.out(`re-encrypted the keys of ${rotated} stored provider(s) under the new key\n`);
+        const generated = path.join(config.dataDir, GENERATED_KEY_FILE);
+        if (current.source.startsWith(`file ${generated}`)) {
+          const backup = `${generated}.old-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+          fs.renameSync(generated, backup);
+          fs.writeFileSync(generated, newKey.toString("hex") + "\n", { mode: 0o600 });
+          io.out(`replaced ${generated} (old key kept as ${backup}; delete it once you have checked)\n`);
+        } else {
+          io.out(`now start llm-proxy with the new key (update ${current.source.startsWith("file") ? "the key file" : "LLM_PROXY_ENCRYPTION_KEY"})\n`);
+        }
+        return 0;
       }
       case "service": {
         only(2);

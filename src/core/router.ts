@@ -38,12 +38,18 @@ export const DEFAULT_MODELS: Record<string, string[]> = {
  *    first whose type is known to serve it (gpt-*, o-series → openai; deepseek-*; grok-*).
  */
 export class Router {
-  private readonly byId: Map<string, ResolvedProvider>;
+  private byId: Map<string, ResolvedProvider>;
 
   constructor(
-    readonly providers: ResolvedProvider[],
+    public providers: ResolvedProvider[],
     readonly aliases: Record<string, string[]>,
   ) {
+    this.byId = new Map(providers.map((p) => [p.id, p]));
+  }
+
+  /** Swaps the provider set in place (admin API changes apply without a restart). */
+  replaceProviders(providers: ResolvedProvider[]): void {
+    this.providers = providers;
     this.byId = new Map(providers.map((p) => [p.id, p]));
   }
 

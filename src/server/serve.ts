@@ -11,6 +11,7 @@ import { loadStaticAssets } from "./static.ts";
 import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router } from "../core/router.ts";
+import { ProviderStore } from "../admin/provider-store.ts";
 import { RequestLogStore } from "../db/request-log.ts";
 import { Recorder } from "../recorder/recorder.ts";
 import { scheduleRetention } from "../recorder/retention.ts";
@@ -28,6 +29,7 @@ export type RunningServer = {
   key: LoadedKey;
   recorder: Recorder;
   pricing: PricingSource;
+  providers: ProviderStore;
   /** Registers work that must complete during shutdown, after in-flight requests drain. */
   onShutdown(hook: ShutdownHook): void;
   /** Graceful stop: refuse new connections, drain (bounded by the grace period), run hooks, close the DB. */
@@ -87,8 +89,12 @@ export async function startServer(
   });
   recorder.start();
   const stopRetention = scheduleRetention(new RequestLogStore(db.sqlite), config.requestLog, log);
+  const router = new Router(config.providers, config.aliases);
+  // Providers managed through the admin API join the config ones; changes re-route in place.
+  const providers = new ProviderStore(db.db, key.key, config.providers, router, log);
+  providers.reload();
   const v1 = {
-    router: new Router(config.providers, config.aliases),
+    router,
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
     gateway: { settings: config.gateway, keyPool: new KeyPool(config.gateway.keyCooldownMs), fetch: options.fetch },
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
@@ -160,5 +166,5 @@ export async function startServer(
     return stopping;
   }
 
-  return { app, url, db, key, recorder, pricing, onShutdown: (hook) => hooks.push(hook), stop };
+  return { app, url, db, key, recorder, pricing, providers, onShutdown: (hook) => hooks.push(hook), stop };
 }
