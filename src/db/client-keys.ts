@@ -29,3 +29,12 @@ export function revokeClientKey(db: Db, id: string, now = Date.now()): boolean {
     .all();
   return revoked.length > 0;
 }
+
+export function getClientKey(db: Db, id: string): ClientKeyRow | undefined {
+  return db.select().from(clientKeys).where(eq(clientKeys.id, id)).get();
+}
+
+/** Updates a key's settings; returns false when there is no such key. */
+export function updateClientKey(db: Db, id: string, patch: Partial<ClientKeyRow>): boolean {
+  return db.update(clientKeys).set(patch).where(eq(clientKeys.id, id)).returning({ id: clientKeys.id }).all().length > 0;
+}
