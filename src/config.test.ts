@@ -144,7 +144,7 @@ describe("providers, aliases and gateway settings", () => {
     expect(p).toContain("providers[0].api_key: environment variable MISSING_VAR is not set");
     expect(p).toContain("models.aliases.a[0]: unknown provider 'nobody'");
     expect(p.some((x) => x.includes("models.aliases.a[1]") && x.includes("provider-id/model"))).toBe(true);
-    fs.writeFileSync(file, `[[providers]]\nid = "local"\ntype = "openai-compatible"\n[[providers]]\nid = "Bad Id"\ntype = "anthropic"\n`);
+    fs.writeFileSync(file, `[[providers]]\nid = "local"\ntype = "openai-compatible"\n[[providers]]\nid = "Bad Id"\ntype = "cohere"\n`);
     const q = problems(() => loadConfig({ flags: { config: file }, env: {} }));
     expect(q.some((x) => x.includes("providers[0].base_url"))).toBe(true);
     expect(q.some((x) => x.includes("providers[1].id"))).toBe(true);

@@ -21,7 +21,7 @@ const secretRef = z.string().min(1, "must not be empty");
 export const providerSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "use lowercase letters, digits, '-', '_' or '.'"),
-    type: z.enum(["openai", "deepseek", "grok", "gemini", "openai-compatible"]),
+    type: z.enum(["openai", "deepseek", "grok", "gemini", "anthropic", "openai-compatible"]),
     base_url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
     api_key: secretRef.optional(),
     api_keys: z.array(secretRef).min(1).optional(),
@@ -164,6 +164,7 @@ export const ENV_PROVIDERS: Array<{ env: string; id: string; type: ProviderConfi
   { env: "XAI_API_KEY", id: "xai", type: "grok" },
   { env: "GEMINI_API_KEY", id: "gemini", type: "gemini" },
   { env: "GOOGLE_API_KEY", id: "gemini", type: "gemini" },
+  { env: "ANTHROPIC_API_KEY", id: "anthropic", type: "anthropic" },
 ];
 
 /** Masks a secret for display: only its last 4 characters. */
@@ -429,7 +430,7 @@ export function describeConfig(config: Config, keySource: string): Record<string
       ? config.providers
           .map((p) => `${p.id} (${p.type}${p.baseUrl ? `, ${p.baseUrl}` : ""}, keys: ${p.apiKeys.map((k) => k.ref).join(", ") || "none"}${p.models ? `, models: ${p.models.join(" ")}` : ""}; from ${p.source})`)
           .join("; ")
-      : "(none: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY or GEMINI_API_KEY, or add [[providers]])",
+      : "(none: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, or add [[providers]])",
     aliases: Object.keys(config.aliases).length
       ? Object.entries(config.aliases).map(([a, t]) => `${a} → ${t.join(", ")}`).join("; ")
       : "(none)",

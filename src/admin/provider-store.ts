@@ -17,7 +17,7 @@ import { ProviderError } from "../providers/errors.ts";
 import { getAdapter } from "../providers/registry.ts";
 import { runProvider } from "../providers/run.ts";
 
-const PROVIDER_TYPES = ["openai", "deepseek", "grok", "gemini", "openai-compatible"] as const;
+const PROVIDER_TYPES = ["openai", "deepseek", "grok", "gemini", "anthropic", "openai-compatible"] as const;
 
 /** Body of `POST /api/providers` (and, all optional, `PATCH`). API keys go in, never come out. */
 export const providerInputSchema = z.strictObject({

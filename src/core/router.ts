@@ -19,6 +19,7 @@ const KNOWN_MODELS: Record<string, RegExp> = {
   deepseek: /^deepseek-/,
   grok: /^grok-/,
   gemini: /^(gemini-|gemma-)/,
+  anthropic: /^claude-/,
 };
 
 /** Built-in model ids listed by /v1/models for a provider without a `models` list. */
@@ -27,6 +28,7 @@ export const DEFAULT_MODELS: Record<string, string[]> = {
   deepseek: ["deepseek-chat", "deepseek-reasoner"],
   grok: ["grok-4", "grok-3", "grok-3-mini"],
   gemini: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
+  anthropic: ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"],
   "openai-compatible": [],
 };
 

@@ -102,7 +102,7 @@ export async function startServer(
     recorder,
   };
   if (!config.providers.length) {
-    log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY or GEMINI_API_KEY, or add [[providers]] to the config file");
+    log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, or add [[providers]] to the config file");
   }
   const app = createApp({ version: VERSION, db, log, assets, state, v1 });
   options.configure?.(app);
