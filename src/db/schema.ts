@@ -1,4 +1,4 @@
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * All tables. Each later feature adds its tables here and generates a migration with
@@ -205,4 +205,19 @@ export const managedProviders = sqliteTable("managed_providers", {
   enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * Price overrides set from the dashboard (USD per 1M tokens). They join `[pricing.overrides]` from
+ * the config file, which wins on a clash. `model` is a bare model id or `provider/model`.
+ */
+export const pricingOverrides = sqliteTable("pricing_overrides", {
+  model: text("model").primaryKey(),
+  input: real("input").notNull(),
+  output: real("output").notNull(),
+  cacheRead: real("cache_read"),
+  cacheWrite: real("cache_write"),
+  reasoning: real("reasoning"),
+  updatedAt: integer("updated_at").notNull(),
+  updatedBy: text("updated_by"),
 });
