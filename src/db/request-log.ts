@@ -281,4 +281,58 @@ export class RequestLogStore {
       };
     });
   }
+
+  /**
+   * A time series over [from, to) for charts: about `points` buckets (whole minutes or hours),
+   * each with totals and latency percentiles, optionally split by provider, model or key.
+   */
+  series(options: { from: number; to: number; points?: number; groupBy?: "provider" | "model" | "client_key_id" }) {
+    const span = options.to - options.from;
+    const base = span <= 6 * HOUR ? MINUTE : HOUR;
+    const table: RollupTable = base === MINUTE ? "rollup_minute" : "rollup_hour";
+    const step = Math.max(base, Math.ceil(span / (options.points ?? 60) / base) * base);
+    const rows = this.sqlite
+      .query(`SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM ${table} WHERE bucket >= ? AND bucket < ? ORDER BY bucket`)
+      .all(options.from - (options.from % base), options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist" | "cost_pico"> & { latency_hist: string; ttfb_hist: string; cost_text: string }>;
+    type Point = { bucket: number; group: string | null; requests: number; errors: number; input_tokens: number; cached_tokens: number; cache_write_tokens: number; output_tokens: number; reasoning_tokens: number; cost_pico: bigint; lat: number[]; ttfb: number[] };
+    const points = new Map<string, Point>();
+    for (const r of rows) {
+      const bucket = options.from + Math.floor((r.bucket - options.from) / step) * step;
+      const group = options.groupBy ? (r[options.groupBy] as string) : null;
+      const id = `${bucket}|${group}`;
+      let p = points.get(id);
+      if (!p) {
+        p = { bucket, group, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_pico: 0n, lat: emptyHistogram(), ttfb: emptyHistogram() };
+        points.set(id, p);
+      }
+      p.requests += r.requests;
+      p.errors += r.errors;
+      p.input_tokens += r.input_tokens;
+      p.cached_tokens += r.cached_tokens;
+      p.cache_write_tokens += r.cache_write_tokens;
+      p.output_tokens += r.output_tokens;
+      p.reasoning_tokens += r.reasoning_tokens;
+      p.cost_pico += BigInt(r.cost_text);
+      addInto(p.lat, JSON.parse(r.latency_hist));
+      addInto(p.ttfb, JSON.parse(r.ttfb_hist));
+    }
+    return {
+      step,
+      points: [...points.values()]
+        .sort((a, b) => a.bucket - b.bucket)
+        .map(({ lat, ttfb, ...p }) => ({ ...p, latency_p50_ms: percentile(lat, 0.5), latency_p95_ms: percentile(lat, 0.95), ttfb_p50_ms: percentile(ttfb, 0.5) })),
+    };
+  }
+
+  /** Models that answered with tokens but had no price, most recent first (for the pricing page). */
+  unpricedModels(since: number): Array<{ provider: string | null; provider_type: string | null; model: string | null; requests: number; last_seen: number }> {
+    return this.sqlite
+      .query(
+        `SELECT provider, provider_type, coalesce(response_model, upstream_model) AS model, count(*) AS requests, max(received_at) AS last_seen
+         FROM requests WHERE id >= ? AND cost_pico IS NULL AND status < 400 AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
+         GROUP BY provider, provider_type, model ORDER BY last_seen DESC LIMIT 200`,
+      )
+      .all(idLowerBound(since)) as never;
+  }
+
 }

@@ -88,6 +88,12 @@ describe("recorder", () => {
     const counts = Object.fromEntries(byProvider.map((g) => [g.group, g.requests]));
     const recount = h.sqlite.query("SELECT provider, count(*) n FROM requests GROUP BY provider").all() as Array<{ provider: string; n: number }>;
     expect(counts).toEqual(Object.fromEntries(recount.map((r) => [r.provider, r.n])));
+    const series = store.series({ from: base, to: base + 600_000, points: 5 });
+    expect(series.step).toBe(120_000);
+    expect(series.points.length).toBe(5);
+    expect(series.points.reduce((a, p) => a + p.requests, 0)).toBe(600);
+    const byModel = store.series({ from: base, to: base + 600_000, points: 1, groupBy: "model" });
+    expect(byModel.points.map((p) => p.group).sort()).toEqual(["deepseek-chat", "gpt-4o"]);
     const [all] = store.aggregate({ from: base, to: base + 3_600_000 });
     expect(all!.requests).toBe(600);
     expect(all!.errors).toBe(60);
@@ -179,6 +185,7 @@ describe("store", () => {
     for (let i = 0; i < 120; i++) recorder.record(record(i, now - 40 * day + i), false);
     for (let i = 0; i < 30; i++) recorder.record(record(i, now - 2 * day + i), false);
     recorder.flush();
+    expect(new RequestLogStore(h.sqlite).unpricedModels(0)).toEqual([]);
     const result = await runRetention(new RequestLogStore(h.sqlite), { retentionDays: 30, minuteRollupRetentionDays: 14, hourRollupRetentionDays: 400 }, now, 50);
     expect(result.raw).toBe(120);
     expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 30 });
