@@ -48,6 +48,10 @@ export type RecorderOptions = {
   batchSize: number;
   /** Queue bound; producers wait (and `stats.waits` counts it) when it is full. */
   capacity: number;
+  /** Told about each request as it starts (live "in flight" view); must not throw or block. */
+  onStarted?: (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => void;
+  /** Told about rows once they are committed (metrics, live table, provider health). */
+  onWritten?: (rows: RequestRow[]) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -130,8 +134,18 @@ export class Recorder {
   }
 
   /** Marks a request as started; `stop()` waits for every begun request to be recorded. */
-  begin(): void {
+  begin(info?: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }): void {
     this.inFlight++;
+    if (info && this.options.onStarted) {
+      try {
+        this.options.onStarted(info);
+      } catch {}
+    }
+  }
+
+  /** Requests begun and not yet recorded. */
+  get inFlightCount(): number {
+    return this.inFlight;
   }
 
   /** Queues one row. Resolves at once unless the queue is full (then after the next flush). */
@@ -165,8 +179,9 @@ export class Recorder {
   flush(): void {
     while (this.queue.length) {
       const batch = this.queue.slice(0, this.options.batchSize);
+      let rows: RequestRow[];
       try {
-        const rows = batch.map((r) => toRow(r, this.options.price));
+        rows = batch.map((r) => toRow(r, this.options.price));
         const bodies = batch.flatMap((r) =>
           r.bodies
             ? [{
@@ -186,6 +201,13 @@ export class Recorder {
         return;
       }
       this.queue.splice(0, batch.length);
+      if (this.options.onWritten) {
+        try {
+          this.options.onWritten(rows);
+        } catch (e) {
+          this.options.log.error("request log listener failed", { error: (e as Error).message });
+        }
+      }
       this.stats.written += batch.length;
       this.stats.flushes++;
       for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();

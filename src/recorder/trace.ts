@@ -19,7 +19,7 @@ export class RequestTrace {
     base: Pick<RequestRecord, "endpoint" | "stream"> & Partial<RequestRecord>,
   ) {
     this.fields = { ...base };
-    recorder?.begin();
+    recorder?.begin({ id: this.id, receivedAt: this.receivedAt, endpoint: base.endpoint, clientKeyId: base.clientKeyId });
   }
 
   set(fields: Partial<RequestRecord>): this {

@@ -1,0 +1,100 @@
+import { describe, expect, test } from "bun:test";
+import type { RequestRow } from "../db/request-log.ts";
+import { Hub, type LiveSocket } from "./hub.ts";
+import { Metrics } from "./metrics.ts";
+import { ProviderHealthTracker } from "./provider-health.ts";
+
+function fakeSocket(buffered = 0) {
+  const sent: string[] = [];
+  const socket: LiveSocket & { sent: string[]; buffered: number } = {
+    sent,
+    buffered,
+    send(data) {
+      if (this.buffered > 0) return 0;
+      sent.push(data);
+      return data.length;
+    },
+    getBufferedAmount() {
+      return this.buffered;
+    },
+  };
+  return socket;
+}
+
+describe("hub", () => {
+  test("publishes to subscribers of a topic only", () => {
+    const hub = new Hub();
+    const a = fakeSocket();
+    const b = fakeSocket();
+    hub.add(a, ["requests"]);
+    hub.add(b, ["metrics"]);
+    hub.publish("requests", { n: 1 });
+    expect(a.sent.map((m) => JSON.parse(m))).toEqual([{ topic: "requests", data: { n: 1 } }]);
+    expect(b.sent).toEqual([]);
+    expect(hub.subscribers("metrics")).toBe(1);
+    hub.remove(b);
+    expect(hub.subscribers("metrics")).toBe(0);
+  });
+
+  test("a slow client gets its oldest messages dropped and the rest on drain; others are unaffected", () => {
+    const hub = new Hub({ maxQueue: 3, maxBufferedBytes: 100 });
+    const slow = fakeSocket(1000);
+    const fast = fakeSocket();
+    hub.add(slow);
+    hub.add(fast);
+    for (let i = 0; i < 6; i++) hub.publish("requests", i);
+    expect(fast.sent.length).toBe(6);
+    expect(slow.sent.length).toBe(0);
+    expect(hub.stats.dropped).toBe(3);
+    slow.buffered = 0;
+    hub.drain(slow);
+    expect(slow.sent.map((m) => JSON.parse(m).data)).toEqual([3, 4, 5]);
+  });
+});
+
+const row = (over: Partial<RequestRow> = {}): RequestRow => ({
+  id: "req_1", received_at: 0, first_byte_at: null, finished_at: 100, client_key_id: "k", endpoint: "chat.completions",
+  requested_model: "gpt-4o", provider: "oa", provider_type: "openai", upstream_model: "gpt-4o", response_model: null,
+  pricing_entry: null, pricing_rule: null, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: true, durationMs: 90 }]),
+  status: 200, error_class: null, error_message: null, stream: 0, input_tokens: 10, cached_tokens: 2, cache_write_tokens: null,
+  output_tokens: 5, reasoning_tokens: null, usage_estimated: 0, usage_raw: null, cost_pico: 1_500_000, cost_breakdown: null,
+  warnings: null, latency_ms: 100, ttfb_ms: 40, client_ip: null, user_agent: null, ...over,
+});
+
+test("metrics render valid Prometheus text with counters, histograms and gauges", () => {
+  const m = new Metrics();
+  m.addGauges(() => [{ name: "llm_proxy_log_queue_depth", help: "Rows waiting.", value: 3 }]);
+  m.observe(row());
+  m.observe(row({ status: 502, cost_pico: null, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: false, errorClass: "upstream_5xx" }, { target: "b/x", ok: false, errorClass: "timeout" }]) }));
+  const text = m.render();
+  expect(text).toContain('llm_proxy_requests_total{provider="oa",model="gpt-4o",status="200"} 1');
+  expect(text).toContain('llm_proxy_tokens_total{provider="oa",model="gpt-4o",kind="input"} 20');
+  expect(text).toContain('llm_proxy_cost_usd_total{provider="oa",model="gpt-4o"} 0.0000015');
+  expect(text).toContain('llm_proxy_upstream_errors_total{provider="oa",error_class="upstream_5xx"} 1');
+  expect(text).toContain('llm_proxy_upstream_retries_total{provider="b"} 1');
+  expect(text).toContain('llm_proxy_request_duration_seconds_bucket{provider="oa",le="+Inf"} 2');
+  expect(text).toContain("# TYPE llm_proxy_log_queue_depth gauge\nllm_proxy_log_queue_depth 3");
+  for (const line of text.trim().split("\n")) expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$/);
+});
+
+test("provider health follows traffic: healthy, degraded, down, and change events", () => {
+  let now = 1_000_000;
+  const changes: string[] = [];
+  const t = new ProviderHealthTracker((p, from, to) => changes.push(`${p}:${from}->${to}`), () => now);
+  const attempt = (ok: boolean, errorClass?: string) => row({ attempts: JSON.stringify([{ target: "oa/m", ok, errorClass, durationMs: 50 }]) });
+  t.observe(attempt(true));
+  expect(t.health("oa").status).toBe("healthy");
+  t.observe(attempt(false, "bad_request")); // the client's fault: ignored
+  expect(t.health("oa").errors).toBe(0);
+  t.observe(attempt(false, "upstream_5xx"));
+  t.observe(attempt(false, "upstream_5xx"));
+  expect(t.health("oa").status).toBe("degraded");
+  t.observe(attempt(false, "timeout"));
+  expect(t.health("oa").status).toBe("down");
+  expect(t.health("oa").last_error?.error_class).toBe("timeout");
+  now += 10 * 60_000;
+  expect(t.idleFor("oa", 5 * 60_000)).toBe(true);
+  t.probe("oa", true);
+  expect(t.health("oa").status).toBe("healthy");
+  expect(changes).toEqual(["oa:unknown->healthy", "oa:healthy->degraded", "oa:degraded->down", "oa:down->healthy"]);
+});

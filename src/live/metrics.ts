@@ -1,0 +1,114 @@
+import { LATENCY_BOUNDS_MS } from "../recorder/histogram.ts";
+import type { RequestRow } from "../db/request-log.ts";
+
+/**
+ * In-process metrics: the one source for the System page, the live hub and `GET /metrics`
+ * (Prometheus text format). Fed by the request log as rows are written, plus gauges read on demand.
+ */
+type Labels = Record<string, string>;
+const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+
+class Counter {
+  readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels, by = 1) {
+    const k = key(labels);
+    const v = this.values.get(k);
+    if (v) v.value += by;
+    else this.values.set(k, { labels, value: by });
+  }
+}
+
+class Histogram {
+  readonly values = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
+  observe(labels: Labels, value: number) {
+    const k = key(labels);
+    let v = this.values.get(k);
+    if (!v) this.values.set(k, (v = { labels, buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) v.buckets[i]!++;
+    v.sum += value;
+    v.count++;
+  }
+}
+
+const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+const fmtLabels = (labels: Labels, extra?: Labels) => {
+  const all = { ...labels, ...extra };
+  const parts = Object.entries(all).map(([k, v]) => `${k}="${esc(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+};
+
+export type Gauges = () => Array<{ name: string; help: string; value: number; labels?: Labels }>;
+
+export class Metrics {
+  readonly requests = new Counter("llm_proxy_requests_total", "Requests by provider, model and HTTP status.");
+  readonly tokens = new Counter("llm_proxy_tokens_total", "Tokens by provider, model and kind (input, cached, cache_write, output, reasoning).");
+  readonly cost = new Counter("llm_proxy_cost_usd_total", "Cost in USD of priced requests by provider and model.");
+  readonly unpriced = new Counter("llm_proxy_unpriced_requests_total", "Successful requests with tokens but no price.");
+  readonly upstreamErrors = new Counter("llm_proxy_upstream_errors_total", "Failed upstream attempts by provider and error class.");
+  readonly retries = new Counter("llm_proxy_upstream_retries_total", "Upstream attempts beyond the first, by provider.");
+  readonly latency = new Histogram("llm_proxy_request_duration_seconds", "Request latency.", LATENCY_BOUNDS_MS.map((b) => b / 1000));
+  readonly ttfb = new Histogram("llm_proxy_time_to_first_byte_seconds", "Time to first byte.", LATENCY_BOUNDS_MS.map((b) => b / 1000));
+  private gauges: Gauges[] = [];
+
+  /** Adds on-demand gauges (queue depth, in-flight, process and host figures). */
+  addGauges(g: Gauges): void {
+    this.gauges.push(g);
+  }
+
+  /** Updates counters from one written request-log row. */
+  observe(row: RequestRow): void {
+    const provider = row.provider ?? "none";
+    const model = row.upstream_model ?? row.requested_model ?? "none";
+    this.requests.inc({ provider, model, status: String(row.status) });
+    const t = { provider, model };
+    if (row.input_tokens) this.tokens.inc({ ...t, kind: "input" }, row.input_tokens);
+    if (row.cached_tokens) this.tokens.inc({ ...t, kind: "cached" }, row.cached_tokens);
+    if (row.cache_write_tokens) this.tokens.inc({ ...t, kind: "cache_write" }, row.cache_write_tokens);
+    if (row.output_tokens) this.tokens.inc({ ...t, kind: "output" }, row.output_tokens);
+    if (row.reasoning_tokens) this.tokens.inc({ ...t, kind: "reasoning" }, row.reasoning_tokens);
+    if (row.cost_pico !== null) this.cost.inc(t, Number(row.cost_pico) / 1e12);
+    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.inc(t);
+    if (row.attempts) {
+      const attempts = JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>;
+      attempts.forEach((a, i) => {
+        const p = a.target.split("/")[0] ?? provider;
+        if (!a.ok) this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
+        if (i > 0) this.retries.inc({ provider: p });
+      });
+    }
+    this.latency.observe({ provider }, row.latency_ms / 1000);
+    if (row.ttfb_ms !== null) this.ttfb.observe({ provider }, row.ttfb_ms / 1000);
+  }
+
+  gaugeValues() {
+    return this.gauges.flatMap((g) => g());
+  }
+
+  /** Prometheus text exposition format (version 0.0.4). */
+  render(): string {
+    const out: string[] = [];
+    for (const c of [this.requests, this.tokens, this.cost, this.unpriced, this.upstreamErrors, this.retries]) {
+      out.push(`# HELP ${c.name} ${c.help}`, `# TYPE ${c.name} counter`);
+      for (const v of c.values.values()) out.push(`${c.name}${fmtLabels(v.labels)} ${v.value}`);
+    }
+    for (const h of [this.latency, this.ttfb]) {
+      out.push(`# HELP ${h.name} ${h.help}`, `# TYPE ${h.name} histogram`);
+      for (const v of h.values.values()) {
+        h.bounds.forEach((b, i) => out.push(`${h.name}_bucket${fmtLabels(v.labels, { le: String(b) })} ${v.buckets[i]}`));
+        out.push(`${h.name}_bucket${fmtLabels(v.labels, { le: "+Inf" })} ${v.count}`);
+        out.push(`${h.name}_sum${fmtLabels(v.labels)} ${v.sum}`, `${h.name}_count${fmtLabels(v.labels)} ${v.count}`);
+      }
+    }
+    const seen = new Set<string>();
+    for (const g of this.gaugeValues()) {
+      if (!seen.has(g.name)) {
+        out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+        seen.add(g.name);
+      }
+      out.push(`${g.name}${fmtLabels(g.labels ?? {})} ${g.value}`);
+    }
+    return out.join("\n") + "\n";
+  }
+}
