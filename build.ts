@@ -33,6 +33,19 @@ const { writeSnapshot } = await import("./src/pricing/source.ts");
 const snapshot = await writeSnapshot({ source: process.env.LLM_PROXY_PRICING_SOURCE || undefined, timeoutMs: 10_000 });
 console.log(snapshot ? "embedded a models.dev pricing snapshot" : "no models.dev pricing snapshot embedded (offline?)");
 
+// The dashboard bundle (static/index.html and what it imports) is built once and embedded.
+const { bundleDashboard, DASHBOARD_BUILD_DIR } = await import("./src/server/static.ts");
+fs.rmSync(DASHBOARD_BUILD_DIR, { recursive: true, force: true });
+let dashboardBytes = 0;
+for (const { rel, blob } of await bundleDashboard()) {
+  const file = path.join(DASHBOARD_BUILD_DIR, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  fs.writeFileSync(file, bytes);
+  dashboardBytes += bytes.byteLength;
+}
+console.log(`bundled the dashboard into ${DASHBOARD_BUILD_DIR}: ${(dashboardBytes / 1024).toFixed(1)} KiB`);
+
 async function build(target: string | undefined, outfile: string) {
   const started = performance.now();
   const result = await Bun.build({
@@ -40,7 +53,7 @@ async function build(target: string | undefined, outfile: string) {
     compile: {
       ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
       outfile,
-      assets: ["./static", "./drizzle"],
+      assets: [`./${DASHBOARD_BUILD_DIR}`, "./drizzle"],
       // The binary reads only its own configuration: no .env or bunfig.toml from whatever cwd it starts in.
       autoloadDotenv: false,
       autoloadBunfig: false,

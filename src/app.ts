@@ -11,7 +11,8 @@ export type AppDeps = {
   version: string;
   db: DbHandle;
   log: Logger;
-  assets: Map<string, StaticAsset>;
+  /** The dashboard bundle, loaded on first use. */
+  assets: () => Promise<Map<string, StaticAsset>>;
   /** Shared with the shutdown sequence: once draining, /readyz answers 503. */
   state: { draining: boolean; startedAt: number };
   migrationsFolder?: string;
@@ -86,12 +87,17 @@ export function createApp(deps: AppDeps) {
       };
     });
 
-  for (const asset of assets.values()) {
-    const headers = asset.type.startsWith("text/html") ? PAGE_SECURITY_HEADERS : BASE_SECURITY_HEADERS;
-    const urls = asset.url === "/index.html" ? ["/", "/index.html"] : [asset.url];
-    for (const url of urls) app.get(url, ({ request }) => serveAsset(asset, request, headers));
-  }
-  return app;
+  // The dashboard: hashed assets, and the page itself for every other GET that is not an API path
+  // (the app routes on the client, e.g. /setup?token=… or /requests/req_…).
+  return app.get("/*", async ({ request, path }) => {
+    if (/^\/(v1|api|metrics)(\/|$)/.test(path)) {
+      throw new ClientError(404, `Invalid URL (${request.method} ${path})`, "invalid_request_error", null, "unknown_url");
+    }
+    const files = await assets();
+    const asset = files.get(path) ?? (path.includes(".") ? undefined : files.get("/index.html"));
+    if (!asset) throw new ClientError(404, `Invalid URL (${request.method} ${path})`, "invalid_request_error", null, "unknown_url");
+    return serveAsset(asset, request, asset.type.startsWith("text/html") ? PAGE_SECURITY_HEADERS : BASE_SECURITY_HEADERS);
+  });
 }
 
 export type App = ReturnType<typeof createApp>;

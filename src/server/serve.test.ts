@@ -34,15 +34,21 @@ describe("HTTP basics", () => {
       expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
       expect(page.headers.get("x-frame-options")).toBe("DENY");
       const html = await page.text();
-      expect(html).toContain("/status.js");
+      const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+      const style = /href="(\/assets\/[^"]+\.css)"/.exec(html)![1]!;
       const etag = page.headers.get("etag")!;
+      expect(page.headers.get("cache-control")).toBe("no-cache");
       expect((await fetch(`${base}/`, { headers: { "if-none-match": etag } })).status).toBe(304);
+      // Client-side routes get the page too; unknown files and API paths do not.
+      expect((await fetch(`${base}/setup?token=x`)).headers.get("content-type")).toContain("text/html");
+      expect((await fetch(`${base}/nope.js`)).status).toBe(404);
 
-      const css = await fetch(`${base}/style.css`, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+      const css = await fetch(`${base}${style}`, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
       expect(css.headers.get("content-encoding")).toBe("gzip");
       expect(css.headers.get("content-type")).toContain("text/css");
+      expect(css.headers.get("cache-control")).toContain("immutable");
       await css.arrayBuffer();
-      expect((await fetch(`${base}/status.js`)).headers.get("content-type")).toContain("javascript");
+      expect((await fetch(`${base}${script}`)).headers.get("content-type")).toContain("javascript");
     } finally {
       await running.stop();
     }
@@ -51,6 +57,7 @@ describe("HTTP basics", () => {
   test("unknown routes get an OpenAI-shaped 404, never a stack trace", async () => {
     const { running, base } = await start();
     try {
+      expect((await fetch(`${base}/v1/nope`)).status).toBe(404);
       const res = await fetch(`${base}/v1/nope`, { method: "POST", body: "{" });
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({

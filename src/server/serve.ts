@@ -7,7 +7,7 @@ import { recordStart } from "../db/meta.ts";
 import { runMigrations } from "../db/migrate.ts";
 import type { Logger } from "../logger.ts";
 import { VERSION } from "../version.ts";
-import { loadStaticAssets } from "./static.ts";
+import { lazyStaticAssets } from "./static.ts";
 import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router } from "../core/router.ts";
@@ -66,7 +66,7 @@ export async function startServer(
   }
 
   const state = { draining: false, startedAt: Date.now() };
-  const assets = await loadStaticAssets();
+  const assets = lazyStaticAssets();
   // Pricing never waits on the network: the cached copy (or the embedded snapshot) serves at once,
   // and the models.dev refresh runs in the background.
   const pricing: PricingSource = createPricingSource({

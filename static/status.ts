@@ -1,18 +1,17 @@
 // Status page: polls /healthz and /readyz every 5 s and shows what they say.
-"use strict";
-const $ = (id) => document.getElementById(id);
+const $ = (id: string) => document.getElementById(id)!;
 
-function pill(el, text, ok) {
+function pill(el: HTMLElement, text: string, ok: boolean) {
   el.textContent = text;
   el.className = "pill " + (ok ? "ok" : "bad");
 }
 
-function formatUptime(s) {
+function formatUptime(s: number) {
   const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
   return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + (s % 60) + "s";
 }
 
-async function getJSON(url) {
+async function getJSON(url: string) {
   const res = await fetch(url, { cache: "no-store" });
   return { ok: res.ok, body: await res.json() };
 }
