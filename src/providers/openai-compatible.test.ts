@@ -194,7 +194,7 @@ describe('buildRequest (DeepSeek, xAI, generic)', () => {
 
 describe('registry', () => {
   test('adapters by type id', () => {
-    expect(Object.keys(adapters).sort()).toEqual(['deepseek', 'gemini', 'grok', 'openai', 'openai-compatible']);
+    expect(Object.keys(adapters).sort()).toEqual(['anthropic', 'deepseek', 'gemini', 'grok', 'openai', 'openai-compatible']);
     expect(getAdapter('grok')).toBe(grok);
     expect(getAdapter('openai-compatible')).toBe(openaiCompatible);
     expect(getAdapter('toString')).toBeUndefined();

@@ -1,5 +1,6 @@
 // Adapters by type id (the `type` of a configured provider instance).
 import type { ProviderId } from '../core/types.ts';
+import { anthropic } from './anthropic.ts';
 import { deepseek } from './deepseek.ts';
 import { gemini } from './gemini.ts';
 import { grok } from './grok.ts';
@@ -7,12 +8,13 @@ import { openai } from './openai.ts';
 import { openaiCompatible } from './openai-compat-generic.ts';
 import type { ProviderAdapter } from './types.ts';
 
-// OpenAI-compatible providers share one codec; Gemini (and later Anthropic) have their own.
+// OpenAI-compatible providers share one codec; Gemini and Anthropic have their own.
 export const adapters = {
   openai,
   deepseek,
   grok,
   gemini,
+  anthropic,
   'openai-compatible': openaiCompatible,
 } satisfies Partial<Record<ProviderId, ProviderAdapter>>;
 
