@@ -6,6 +6,10 @@ import type { Logger } from "./logger.ts";
 import { BASE_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "./server/security-headers.ts";
 import { serveAsset, type StaticAsset } from "./server/static.ts";
 import { v1Routes, type V1Deps } from "./routes/v1.ts";
+import { apiGate, type ApiDeps } from "./routes/api-guard.ts";
+import { authRoutes } from "./routes/api-auth.ts";
+import { userRoutes } from "./routes/api-users.ts";
+import { auditRoutes } from "./routes/api-audit.ts";
 
 export type AppDeps = {
   version: string;
@@ -18,6 +22,8 @@ export type AppDeps = {
   migrationsFolder?: string;
   /** The OpenAI-compatible gateway routes. */
   v1: V1Deps;
+  /** The admin API (`/api`): dashboard sign-in, users, audit log. Absent: no /api routes. */
+  api?: ApiDeps;
 };
 
 /**
@@ -63,6 +69,7 @@ export function createApp(deps: AppDeps) {
       }
     })
     .use(v1Routes(deps.v1))
+    .use(deps.api ? adminApi(deps.api) : new Elysia())
     .get("/healthz", () => ({
       status: "ok",
       version: deps.version,
@@ -98,6 +105,14 @@ export function createApp(deps: AppDeps) {
     if (!asset) throw new ClientError(404, `Invalid URL (${request.method} ${path})`, "invalid_request_error", null, "unknown_url");
     return serveAsset(asset, request, asset.type.startsWith("text/html") ? PAGE_SECURITY_HEADERS : BASE_SECURITY_HEADERS);
   });
+}
+
+/**
+ * The admin API. `apiGate` runs before routing for every /api path (unknown ones too): no-store,
+ * no client keys, CSRF, session, viewer read-only. Route files add `.use(apiGuard(api))` for `auth`.
+ */
+function adminApi(api: ApiDeps) {
+  return new Elysia({ name: "admin-api" }).use(apiGate(api)).use(authRoutes(api)).use(userRoutes(api)).use(auditRoutes(api));
 }
 
 export type App = ReturnType<typeof createApp>;

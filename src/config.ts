@@ -59,6 +59,24 @@ export const requestLogSchema = z.strictObject({
   rollup_hour_retention_days: z.number().min(1).optional(),
 });
 
+/** `[dashboard]`: sign-in sessions (see auth/sessions.ts). */
+export const dashboardSchema = z.strictObject({
+  /** Mark the session cookie Secure: always, never, or "auto" (when the request came over https or X-Forwarded-Proto: https). */
+  secure_cookies: z.union([z.boolean(), z.literal("auto")], { message: 'must be true, false or "auto"' }).optional(),
+  /** Sign-out after this many hours without activity (sessions also end 7 days after sign-in). */
+  session_ttl_hours: z.number().min(0.1).max(168).optional(),
+});
+
+/** `[governance]`: what budgets do with requests whose cost cannot be counted, and reservation defaults. */
+export const governanceSchema = z.strictObject({
+  /** Unpriced models under a key with a budget: refuse (default) or let through uncounted. */
+  unpriced: z.enum(["deny", "allow"]).optional(),
+  /** Models priced at $0 under a key with a budget (default: as `unpriced`). */
+  zero_cost: z.enum(["deny", "allow"]).optional(),
+  /** Max output tokens assumed for reservations when a request sets none and models.dev lists no limit. */
+  default_max_output_tokens: z.number().int().min(1).max(10_000_000).optional(),
+});
+
 /** Keys accepted in the TOML file (snake_case, the names are the interface). */
 export const fileSchema = z.strictObject({
   request_log: requestLogSchema.optional(),
@@ -66,6 +84,8 @@ export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).optional(),
   models: z.strictObject({ aliases: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional() }).optional(),
   gateway: gatewaySchema.optional(),
+  dashboard: dashboardSchema.optional(),
+  governance: governanceSchema.optional(),
   host: host.optional(),
   port: port.optional(),
   data_dir: z.string().min(1).optional(),
@@ -97,6 +117,9 @@ export type Config = {
   gateway: GatewaySettings;
   requestLog: RequestLogSettings;
   pricing: { source: string; refreshMs: number; overrides?: PricingOverrides };
+  dashboard: { secureCookies: boolean | "auto"; sessionTtlMs: number };
+  /** `[governance]`: budgets' unpriced/zero-cost policy and the default max output for reservations. */
+  governance: GovernanceConfig;
   /** Where each effective value came from, for `config check`. */
   origin: Record<string, "default" | "file" | "env" | "flag">;
 };
@@ -124,6 +147,14 @@ export type GatewaySettings = {
   retryMaxDelayMs: number;
   keyCooldownMs: number;
 };
+
+export type GovernanceConfig = {
+  unpriced: "deny" | "allow";
+  zeroCost: "deny" | "allow";
+  defaultMaxOutputTokens: number;
+};
+
+export const GOVERNANCE_CONFIG_DEFAULTS: GovernanceConfig = { unpriced: "deny", zeroCost: "deny", defaultMaxOutputTokens: 16_384 };
 
 export type RequestLogSettings = {
   flushIntervalMs: number;
@@ -389,6 +420,14 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     hourRollupRetentionDays: rl.rollup_hour_retention_days ?? REQUEST_LOG_DEFAULTS.hourRollupRetentionDays,
   };
 
+  const gov = fromFile.governance ?? {};
+  const unpriced = gov.unpriced ?? GOVERNANCE_CONFIG_DEFAULTS.unpriced;
+  const governance: GovernanceConfig = {
+    unpriced,
+    zeroCost: gov.zero_cost ?? unpriced,
+    defaultMaxOutputTokens: gov.default_max_output_tokens ?? GOVERNANCE_CONFIG_DEFAULTS.defaultMaxOutputTokens,
+  };
+
   const encryptionKey = env.LLM_PROXY_ENCRYPTION_KEY?.trim() || undefined;
   if (encryptionKey) origin.encryption_key = "env";
   const keyFile = pick("encryption_key_file", undefined);
@@ -410,6 +449,11 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
       source: env.LLM_PROXY_PRICING_SOURCE || fromFile.pricing?.source || DEFAULT_PRICING_SOURCE,
       refreshMs: fromFile.pricing?.refresh_ms ?? DEFAULT_REFRESH_MS,
       overrides: fromFile.pricing?.overrides,
+    },
+    governance,
+    dashboard: {
+      secureCookies: fromFile.dashboard?.secure_cookies ?? "auto",
+      sessionTtlMs: Math.round((fromFile.dashboard?.session_ttl_hours ?? 12) * 3_600_000),
     },
     origin,
   };
@@ -436,6 +480,8 @@ export function describeConfig(config: Config, keySource: string): Record<string
       : "(none)",
     gateway: Object.entries(config.gateway).map(([k, v]) => `${k}=${v}`).join(" "),
     request_log: Object.entries(config.requestLog).map(([k, v]) => `${k}=${v}`).join(" "),
+    dashboard: `secure_cookies=${config.dashboard.secureCookies} session_ttl_hours=${config.dashboard.sessionTtlMs / 3_600_000}`,
+    governance: `unpriced=${config.governance.unpriced} zero_cost=${config.governance.zeroCost} default_max_output_tokens=${config.governance.defaultMaxOutputTokens}`,
     pricing: `source=${config.pricing.source} refresh_ms=${config.pricing.refreshMs} overrides=${Object.keys(config.pricing.overrides ?? {}).join(",") || "(none)"}`,
   };
 }

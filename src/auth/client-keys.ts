@@ -2,11 +2,13 @@ import type { Database } from "bun:sqlite";
 import crypto from "node:crypto";
 import type { Db } from "../db/client.ts";
 import { activeClientKeys, insertClientKey, type ClientKeyRow } from "../db/client-keys.ts";
+import { keyPolicyFromRow, keyUsability, type KeyPolicy } from "../governance/policy.ts";
 
 /** Prefix of every client key, so leaked keys are easy to grep for and recognise. */
 export const CLIENT_KEY_PREFIX = "llmp_";
 
-export type ClientKeyIdentity = { id: string; name: string };
+/** A verified key: who it is and its governance policy (expiry, allowed models, budgets, limits). */
+export type ClientKeyIdentity = { id: string; name: string; policy: KeyPolicy };
 
 export function hashClientKey(key: string): string {
   return crypto.createHash("sha256").update(key).digest("hex");
@@ -41,7 +43,9 @@ export function createClientKey(db: Db, name: string): { key: string; row: Clien
  * Verifies presented client keys against an in-memory map of active key hashes.
  * The map is rebuilt whenever another connection (e.g. `llm-proxy keys revoke`) has committed to
  * the database, detected with `PRAGMA data_version` (a few microseconds per request), so a
- * revocation takes effect on the very next request without polling.
+ * revocation, or any change to a key's policy (enabled, expiry, allowed models, budgets, limits),
+ * takes effect on the very next request without polling. A change made through this same
+ * connection does not move `data_version`: call `invalidate()` after it.
  */
 export class ClientKeyVerifier {
   private byHash = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
@@ -66,21 +70,31 @@ export class ClientKeyVerifier {
     if (version === this.dataVersion) return;
     const next = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
     for (const row of activeClientKeys(this.db)) {
-      next.set(row.keyHash, { id: row.id, name: row.name, hash: Buffer.from(row.keyHash, "hex") });
+      const identity = { id: row.id, name: row.name, policy: keyPolicyFromRow(row) };
+      next.set(row.keyHash, { ...identity, hash: Buffer.from(row.keyHash, "hex") });
     }
     this.byHash = next;
     this.dataVersion = version;
   }
 
-  /** The key's identity, or undefined for a missing, unknown or revoked key. */
-  verify(presented: string | undefined): ClientKeyIdentity | undefined {
+  /**
+   * Any known, unrevoked key, including disabled and expired ones, so the caller can refuse them
+   * with a precise message (and log the attempt). Callers must check `keyUsability(policy)`.
+   */
+  identify(presented: string | undefined): ClientKeyIdentity | undefined {
     if (!presented || !presented.startsWith(CLIENT_KEY_PREFIX) || presented.length > 200) return undefined;
     this.refresh();
     const hash = hashClientKey(presented);
     const entry = this.byHash.get(hash);
     // The map lookup is keyed by a hash the caller cannot steer; confirm in constant time anyway.
     if (!entry || !crypto.timingSafeEqual(entry.hash, Buffer.from(hash, "hex"))) return undefined;
-    return { id: entry.id, name: entry.name };
+    return { id: entry.id, name: entry.name, policy: entry.policy };
+  }
+
+  /** The key's identity and policy, or undefined for a missing, unknown, revoked, disabled or expired key. */
+  verify(presented: string | undefined, now = Date.now()): ClientKeyIdentity | undefined {
+    const identity = this.identify(presented);
+    return identity && keyUsability(identity.policy, now) === "ok" ? identity : undefined;
   }
 }
 

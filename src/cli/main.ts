@@ -18,6 +18,10 @@ import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
 import { createPricer } from "../pricing/price.ts";
 import { createPricingSource, defaultCacheFile } from "../pricing/source.ts";
 import { installService, renderUnit, uninstallService } from "./service.ts";
+import { bcryptHasher, ROLES, Users, type Role } from "../auth/users.ts";
+import { AuditLog } from "../auth/audit.ts";
+import { deleteSetupTokens } from "../db/users.ts";
+import { ClientError } from "../errors.ts";
 
 export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
 
@@ -28,6 +32,9 @@ Commands:
   migrate                  Apply database migrations and exit
   config check             Validate the configuration and print the effective settings (secrets masked)
   backup FILE              Write a consistent copy of the database to FILE (safe while the server runs)
+  admin create --username NAME --password-stdin [--role admin|viewer]
+                           Create a dashboard user (default role admin), reading the password
+                           (12-1024 characters) from standard input; works while the server runs
   keys create --name NAME  Create a client API key for /v1 (printed once, on the last line)
   keys list                List client keys (never the keys themselves)
   keys revoke ID           Revoke a client key (takes effect on the running server at once)
@@ -67,6 +74,8 @@ export type CliIO = {
   out: (text: string) => void;
   err: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** Reads all of standard input (`--password-stdin`). */
+  stdin?: () => Promise<string>;
   /** Installs signal handlers for `serve`; tests pass a fake. */
   onSignal?: (signals: NodeJS.Signals[], handler: (signal: NodeJS.Signals) => void) => void;
 };
@@ -75,6 +84,7 @@ const defaultIO: CliIO = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
   env: process.env,
+  stdin: () => Bun.stdin.text(),
   onSignal: (signals, handler) => signals.forEach((s) => process.on(s, () => handler(s))),
 };
 
@@ -94,6 +104,9 @@ function parse(args: string[]) {
         "log-level": { type: "string" },
         user: { type: "boolean" },
         name: { type: "string" },
+        username: { type: "string" },
+        "password-stdin": { type: "boolean" },
+        role: { type: "string" },
         json: { type: "boolean" },
         since: { type: "string" },
         "new-key-file": { type: "string" },
@@ -201,6 +214,38 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         logger.info("backup written", { file: path.resolve(sub) });
         io.out(`${path.resolve(sub)}\n`);
         return 0;
+      }
+      case "admin": {
+        if (sub !== "create") throw new UsageError(`unknown command 'admin ${sub ?? ""}'; use 'admin create --username NAME --password-stdin'`);
+        only(2);
+        const username = values.username?.trim();
+        if (!username) throw new UsageError("admin create needs --username NAME");
+        if (!values["password-stdin"]) {
+          // Never on the command line: argv is visible to every user of the machine (ps, /proc).
+          throw new UsageError("admin create reads the password from standard input: add --password-stdin, e.g. printf '%s' \"$PASSWORD\" | llm-proxy admin create --username NAME --password-stdin");
+        }
+        const role = (values.role ?? "admin") as Role;
+        if (!ROLES.includes(role)) throw new UsageError("--role must be admin or viewer");
+        const { config } = configure(flags, io);
+        const password = (await (io.stdin ?? defaultIO.stdin!)()).replace(/\r?\n$/, "");
+        const handle = openDatabase(path.join(config.dataDir, DB_FILE));
+        try {
+          runMigrations(handle);
+          let row;
+          try {
+            row = await new Users(handle.db, bcryptHasher()).create({ username, password, role });
+          } catch (e) {
+            if (!(e instanceof ClientError)) throw e;
+            io.err(`error: ${e.message}\n`);
+            return e.status === 409 ? 1 : 2;
+          }
+          deleteSetupTokens(handle.db); // a pending setup link is useless (and closed) once a user exists
+          new AuditLog(handle.db).record({ userId: null, username: null, ip: null }, "user.create", `user:${row.id}`, { username: row.username, role: row.role, via: "cli" });
+          io.out(`created ${row.role} '${row.username}' (${row.id})\n`);
+          return 0;
+        } finally {
+          handle.close();
+        }
       }
       case "keys": {
         const { config } = configure(flags, io);

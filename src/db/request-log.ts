@@ -207,6 +207,24 @@ export class RequestLogStore {
       .run(cutoff, limit).changes;
   }
 
+  /**
+   * Booked spend per client key, exact pico-USD, from the hourly rollups (UTC days and months start
+   * on an hour): since `dayStart`, since `monthStart`, and in total (as far back as hourly rollups
+   * are kept, `rollup_hour_retention_days`). One scan for all keys; the budget ledger calls it once.
+   */
+  spendByKey(periods: { dayStart: number; monthStart: number }): Map<string, { day: bigint; month: bigint; total: bigint }> {
+    const rows = this.sqlite
+      .query(
+        `SELECT client_key_id AS key,
+           CAST(COALESCE(SUM(CASE WHEN bucket >= ?1 THEN cost_pico ELSE 0 END), 0) AS TEXT) AS day,
+           CAST(COALESCE(SUM(CASE WHEN bucket >= ?2 THEN cost_pico ELSE 0 END), 0) AS TEXT) AS month,
+           CAST(COALESCE(SUM(cost_pico), 0) AS TEXT) AS total
+         FROM rollup_hour WHERE client_key_id != '' GROUP BY client_key_id`,
+      )
+      .all(periods.dayStart, periods.monthStart) as Array<{ key: string; day: string; month: string; total: string }>;
+    return new Map(rows.map((r) => [r.key, { day: BigInt(r.day), month: BigInt(r.month), total: BigInt(r.total) }]));
+  }
+
   /** Newest first, cursor-paginated; every filter walks an index that ends in `id`. */
   list(filter: ListFilter = {}): { rows: RequestRow[]; nextCursor: string | null } {
     const where: string[] = [];

@@ -11,7 +11,9 @@ import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { createAccumulator } from "../core/accumulate.ts";
 import { GatewayError, openChat } from "../core/gateway.ts";
 import { ClientError } from "../errors.ts";
-import { RequestTrace, usageOrEstimate } from "../recorder/trace.ts";
+import { GovernanceError } from "../governance/governance.ts";
+import { GovernedTrace } from "../governance/trace.ts";
+import { usageOrEstimate } from "../recorder/trace.ts";
 import { readJsonBody } from "./request-body.ts";
 import type { V1Deps } from "./v1.ts";
 
@@ -25,8 +27,9 @@ const SSE_HEADERS = {
 const KEEPALIVE = new TextEncoder().encode(": keep-alive\n\n");
 
 /**
- * POST /v1/chat/completions: parse → route → gateway loop → JSON or SSE in OpenAI's dialect.
- * Exactly one request-log row per authenticated request, whatever happens.
+ * POST /v1/chat/completions: key policy → parse → route → allowed model → admission (rate limits,
+ * budget hold) → gateway loop → JSON or SSE in OpenAI's dialect. Exactly one request-log row per
+ * authenticated request, whatever happens; the admission settles from that row's facts.
  */
 export async function chatCompletions(
   deps: V1Deps,
@@ -34,8 +37,8 @@ export async function chatCompletions(
   identity: ClientKeyIdentity,
   clientIp: string | undefined,
 ): Promise<Response> {
-  const { router, settings, log } = deps;
-  const trace = new RequestTrace(deps.recorder, {
+  const { router, settings, log, governance } = deps;
+  const trace = new GovernedTrace(deps.recorder, {
     endpoint: "chat.completions",
     stream: false,
     clientKeyId: identity.id,
@@ -44,7 +47,11 @@ export async function chatCompletions(
   });
   let body: unknown;
   let promptText = "";
+  // `x-ratelimit-*` headers from admission, sent on every response after it.
+  let limitHeaders: Record<string, string> | undefined;
+  const storeBodies = settings.storeBodies || identity.policy.storeBodies;
   try {
+    governance.checkKey(identity);
     body = await readJsonBody(request, settings.maxBodyBytes);
     const parsed = parseChatCompletionRequest(body);
     if (!parsed.ok) throw new ClientError(400, parsed.error.message, "invalid_request_error", parsed.error.param, parsed.error.code);
@@ -52,6 +59,8 @@ export async function chatCompletions(
     trace.set({ requestedModel: model, stream });
     const route = router.resolve(model);
     if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
+    // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
+    limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
     promptText = JSON.stringify(chat.messages);
 
     // Linked to the client connection: a disconnect aborts the upstream call at once.
@@ -68,7 +77,7 @@ export async function chatCompletions(
         const mapped = providerErrorToOpenAI(e.last.toInfo(), e.last.provider);
         trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
-        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers } });
+        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
       }
       if (upstream.signal.aborted) {
         trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText, "") });
@@ -80,7 +89,7 @@ export async function chatCompletions(
     trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
     const id = `chatcmpl-${crypto.randomBytes(12).toString("base64url")}`;
     const created = Math.floor(Date.now() / 1000);
-    const headers = { "x-llm-proxy-target": target.label, "x-llm-proxy-attempts": String(trace.attempts.length), "x-request-id": trace.id };
+    const headers = { "x-llm-proxy-target": target.label, "x-llm-proxy-attempts": String(trace.attempts.length), "x-request-id": trace.id, ...limitHeaders };
     const acc = createAccumulator();
 
     if (!stream) {
@@ -101,7 +110,7 @@ export async function chatCompletions(
         status: 200,
         usage: result.usage,
         ...(result.error ? { errorClass: result.error.errorClass, errorMessage: result.error.message } : {}),
-        bodies: settings.storeBodies ? { request: body, response: completion } : undefined,
+        bodies: storeBodies ? { request: body, response: completion } : undefined,
       });
       return new Response(JSON.stringify(completion), { headers: { ...JSON_HEADERS, ...headers } });
     }
@@ -146,7 +155,7 @@ export async function chatCompletions(
             errorClass: gone ? "client_disconnected" : failure?.errorClass,
             errorMessage: gone ? undefined : failure?.message,
             usage: gone ? usageOrEstimate(result.usage, promptText, result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
-            bodies: settings.storeBodies ? { request: body, response: result } : undefined,
+            bodies: storeBodies ? { request: body, response: result } : undefined,
           });
           try {
             controller.close();
@@ -162,8 +171,13 @@ export async function chatCompletions(
     trace.set({ stream: true });
     return new Response(sseBody, { headers: { ...SSE_HEADERS, ...headers } });
   } catch (e) {
-    if (e instanceof ClientError) trace.finish({ status: e.status, errorClass: "invalid_request", errorMessage: e.message });
-    else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
+    if (e instanceof ClientError) {
+      trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
+      // Refusals before admission still report the key's rate-limit state (not for a refused key).
+      if (e.status !== 401 && !Object.keys(e.headers).some((h) => h.startsWith("x-ratelimit-"))) {
+        Object.assign(e.headers, limitHeaders ?? (await governance.peekHeaders(identity).catch(() => ({}))));
+      }
+    } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
     throw e;
   }
 }

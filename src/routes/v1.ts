@@ -4,6 +4,7 @@ import type { GatewaySettings } from "../config.ts";
 import type { GatewayDeps } from "../core/gateway.ts";
 import type { Router } from "../core/router.ts";
 import { ClientError } from "../errors.ts";
+import type { Governance } from "../governance/governance.ts";
 import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
 import { chatCompletions } from "./chat-completions.ts";
@@ -16,11 +17,18 @@ export type V1Deps = {
   log: Logger;
   /** The request log; absent only in tests that do not care about it. */
   recorder?: Recorder;
+  /** Key policy (expiry, allowed models), budgets and rate limits. */
+  governance: Governance;
 };
 
-function authenticate(verifier: ClientKeyVerifier, headers: Headers): ClientKeyIdentity {
+/**
+ * The presented key's identity and policy: 401 for a missing, unknown or revoked key. A disabled
+ * or expired key is returned: the caller must refuse it with `governance.checkKey` (after it has
+ * started the request's log row, so the refusal is logged). Otherwise use `authenticate`.
+ */
+function identifyKey(verifier: ClientKeyVerifier, headers: Headers): ClientKeyIdentity {
   const presented = presentedKey(headers);
-  const identity = verifier.verify(presented);
+  const identity = verifier.identify(presented);
   if (identity) return identity;
   throw new ClientError(
     401,
@@ -35,18 +43,31 @@ function authenticate(verifier: ClientKeyVerifier, headers: Headers): ClientKeyI
 
 /** `/v1` in OpenAI's dialect: chat completions and the model list. */
 export function v1Routes(deps: V1Deps) {
-  const { router, verifier } = deps;
+  const { router, verifier, governance } = deps;
   const modelNotFound = (id: string) =>
     new ClientError(404, `The model '${id}' does not exist or no configured provider serves it`, "invalid_request_error", "model", "model_not_found");
+  /** The models this key may use (its allowlist applied). */
+  const visibleModels = (key: ClientKeyIdentity) =>
+    router.listModels().filter((m) => {
+      if (key.policy.allowedModels === null) return true;
+      const route = router.resolve(m.id);
+      return governance.canList(key, m.id, route.ok ? route.targets : []);
+    });
+  /** A usable key: 401 for a missing, unknown, revoked, disabled or expired one. */
+  const authenticate = (headers: Headers) => {
+    const key = identifyKey(verifier, headers);
+    governance.checkKey(key);
+    return key;
+  };
   return new Elysia({ name: "v1" })
     .get("/v1/models", ({ request }) => {
-      authenticate(verifier, request.headers);
-      return { object: "list", data: router.listModels().map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.ownedBy })) };
+      const key = authenticate(request.headers);
+      return { object: "list", data: visibleModels(key).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.ownedBy })) };
     })
     .get("/v1/models/*", ({ request, params }) => {
-      authenticate(verifier, request.headers);
+      const key = authenticate(request.headers);
       const id = decodeURIComponent(params["*"]);
-      const model = router.listModels().find((m) => m.id === id);
+      const model = visibleModels(key).find((m) => m.id === id);
       if (!model) throw modelNotFound(id);
       return { id: model.id, object: "model", created: 0, owned_by: model.ownedBy };
     })
@@ -55,7 +76,8 @@ export function v1Routes(deps: V1Deps) {
       ({ request, server }) => {
         // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
         server?.timeout(request, 0);
-        const identity = authenticate(verifier, request.headers);
+        // Disabled/expired keys are refused inside, once the request's log row has started.
+        const identity = identifyKey(verifier, request.headers);
         return chatCompletions(deps, request, identity, server?.requestIP(request)?.address);
       },
       { parse: "none" },

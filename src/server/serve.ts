@@ -18,6 +18,12 @@ import { scheduleRetention } from "../recorder/retention.ts";
 import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
 import { createPricer } from "../pricing/price.ts";
 import { createPricingSource, defaultCacheFile, type PricingSource } from "../pricing/source.ts";
+import { Governance } from "../governance/governance.ts";
+import { InMemoryBudgetLedger } from "../governance/ledger.ts";
+import { ModelOutputLimits, pricingTextReader } from "../governance/model-limits.ts";
+import { InMemoryRateLimiter } from "../governance/rate-limiter.ts";
+import { createApiDeps, type ApiTestOptions } from "../routes/api-guard.ts";
+import { issueSetupToken, setupLink, SETUP_TOKEN_TTL_MS } from "../auth/setup.ts";
 
 /** Work to finish before the database closes (e.g. flushing the request-log queue). */
 export type ShutdownHook = { name: string; run: () => Promise<void> | void };
@@ -29,6 +35,8 @@ export type RunningServer = {
   key: LoadedKey;
   recorder: Recorder;
   pricing: PricingSource;
+  /** Key policy, budgets and rate limits; `governance.ledger.spend(keyId)` is a key's spend so far. */
+  governance: Governance;
   providers: ProviderStore;
   /** Registers work that must complete during shutdown, after in-flight requests drain. */
   onShutdown(hook: ShutdownHook): void;
@@ -40,7 +48,15 @@ export type RunningServer = {
 export async function startServer(
   config: Config,
   log: Logger,
-  options: { configure?: (app: App) => void; fetch?: typeof fetch; pricingFetch?: typeof fetch } = {},
+  options: {
+    configure?: (app: App) => void;
+    fetch?: typeof fetch;
+    pricingFetch?: typeof fetch;
+    /** Tests only: the clock for key expiry, budget periods and rate limits. */
+    clock?: () => number;
+    /** Tests only: a cheaper bcrypt cost, throttle limits, a clock. */
+    api?: ApiTestOptions;
+  } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
   const key = loadEncryptionKey({
@@ -69,6 +85,10 @@ export async function startServer(
   const assets = lazyStaticAssets();
   // Pricing never waits on the network: the cached copy (or the embedded snapshot) serves at once,
   // and the models.dev refresh runs in the background.
+  // Max output tokens per model (models.dev `limit.output`) for budget reservations; re-read when pricing refreshes.
+  const outputLimits = new ModelOutputLimits(
+    pricingTextReader({ cacheFile: defaultCacheFile(config.dataDir), source: config.pricing.source, embedded: EMBEDDED_SNAPSHOT }),
+  );
   const pricing: PricingSource = createPricingSource({
     source: config.pricing.source,
     cacheFile: defaultCacheFile(config.dataDir),
@@ -77,12 +97,15 @@ export async function startServer(
     overrides: config.pricing.overrides,
     fetch: options.pricingFetch,
     log: { info: (m, f) => log.info(m, f), warn: (m, f) => log.warn(m, f) },
+    onUpdate: () => outputLimits.reload(),
   });
   const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
+  // One pricer for the request log and for budgets, so holds and settlements match logged costs.
+  const price = createPricer(() => pricing.current(), (id) => pricingProviders.get(id));
   const recorder = new Recorder({
     store: new RequestLogStore(db.sqlite),
     log,
-    price: createPricer(() => pricing.current(), (id) => pricingProviders.get(id)),
+    price,
     flushIntervalMs: config.requestLog.flushIntervalMs,
     batchSize: config.requestLog.batchSize,
     capacity: config.requestLog.queueCapacity,
@@ -93,6 +116,9 @@ export async function startServer(
   // Providers managed through the admin API join the config ones; changes re-route in place.
   const providers = new ProviderStore(db.db, key.key, config.providers, router, log);
   providers.reload();
+  // Budget spend per key, read from the hourly rollups once, then kept in memory as requests settle.
+  // The admin API reads a key's spend with `ledger.spend(keyId)` → { today, month, total, reserved } (pico-USD).
+  const ledger = new InMemoryBudgetLedger((periods) => new RequestLogStore(db.sqlite).spendByKey(periods), options.clock);
   const v1 = {
     router,
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
@@ -100,11 +126,22 @@ export async function startServer(
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
     log,
     recorder,
+    governance: new Governance({
+      ledger,
+      limiter: new InMemoryRateLimiter(options.clock),
+      price,
+      outputLimits,
+      settings: config.governance,
+      clock: options.clock,
+      onError: (message, error) => log.error(message, { error: (error as Error)?.message }),
+    }),
   };
   if (!config.providers.length) {
     log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, or add [[providers]] to the config file");
   }
-  const app = createApp({ version: VERSION, db, log, assets, state, v1 });
+  const api = createApiDeps({ db: db.db, masterKey: key.key, log, dashboard: config.dashboard, test: options.api });
+  api.users.warmUp();
+  const app = createApp({ version: VERSION, db, log, assets, state, v1, api });
   options.configure?.(app);
   try {
     // reusePort false: a second instance on the same port must fail, not split traffic (BUN-NOTES §0.3).
@@ -122,6 +159,15 @@ export async function startServer(
   }
   const server = app.server!;
   pricing.start();
+  // Off the startup path, before most first requests: max output limits and booked spend per key.
+  setTimeout(() => {
+    try {
+      outputLimits.reload();
+      ledger.preload();
+    } catch (e) {
+      log.warn("governance preload failed; retried on first use", { error: (e as Error).message });
+    }
+  }, 0).unref?.();
   const url = new URL(server.url.href);
   log.info("llm-proxy listening", {
     url: url.href,
@@ -129,6 +175,15 @@ export async function startServer(
     data_dir: config.dataDir,
     startup_ms: Math.round(performance.now() - t0),
   });
+  // No default credentials: with no users yet, a one-time link (1 hour, single use) creates the first admin.
+  const setupToken = issueSetupToken(db.db);
+  if (setupToken) {
+    // The one log line that carries a secret: `setup_url` is deliberately not a name the logger redacts.
+    log.warn("no dashboard users yet: open this one-time link to create the first admin (or run 'llm-proxy admin create --username NAME --password-stdin')", {
+      setup_url: setupLink(url, setupToken),
+      valid_minutes: SETUP_TOKEN_TTL_MS / 60_000,
+    });
+  }
   if (!["127.0.0.1", "::1", "localhost"].includes(config.host)) {
     log.warn("listening on a non-loopback address; make sure client keys and TLS termination are in place", {
       host: config.host,
@@ -166,5 +221,5 @@ export async function startServer(
     return stopping;
   }
 
-  return { app, url, db, key, recorder, pricing, providers, onShutdown: (hook) => hooks.push(hook), stop };
+  return { app, url, db, key, recorder, pricing, governance: v1.governance, providers, onShutdown: (hook) => hooks.push(hook), stop };
 }

@@ -1,0 +1,176 @@
+import type { Budgets } from "./policy.ts";
+
+/** A value or a promise of it: in-process implementations answer synchronously, shared ones may not. */
+export type Awaitable<T> = T | Promise<T>;
+
+export type Clock = () => number;
+
+const DAY_MS = 86_400_000;
+
+/** Start (epoch ms) of the UTC calendar day containing `t`. */
+export function utcDayStart(t: number): number {
+  return Math.floor(t / DAY_MS) * DAY_MS;
+}
+
+/** Start (epoch ms) of the UTC calendar month containing `t`. */
+export function utcMonthStart(t: number): number {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/** Start of the next UTC month after the one containing `t`. */
+export function nextUtcMonthStart(t: number): number {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+export type BudgetPeriod = "daily" | "monthly" | "total";
+
+/** Spend of one key, exact pico-USD. `today`/`month` are the current UTC day and month. */
+export type KeySpend = {
+  today: bigint;
+  month: bigint;
+  total: bigint;
+  /** Held by requests in flight (their maximum possible cost). */
+  reserved: bigint;
+  dayStart: number;
+  monthStart: number;
+};
+
+/** A hold on a key's budgets for one request; settle it exactly once. */
+export type Reservation = { readonly keyId: string; readonly amountPico: bigint; readonly at: number };
+
+export type ReserveResult =
+  | { ok: true; reservation: Reservation }
+  | {
+      ok: false;
+      /** The first budget (daily, monthly, total) the request would break. */
+      period: BudgetPeriod;
+      limitPico: bigint;
+      spentPico: bigint;
+      reservedPico: bigint;
+      requestedPico: bigint;
+      /** When the period ends (epoch ms); absent for the total budget. */
+      resetsAt?: number;
+    };
+
+/**
+ * Per-key spend and budget holds. The check-and-hold in `reserve` is atomic: for every budget,
+ * spent + outstanding reservations + this request's maximum ≤ budget, so concurrent requests can
+ * never overspend by more than what was reserved. A Redis or PostgreSQL implementation must keep
+ * that atomicity (a Lua script or a row lock).
+ */
+export interface BudgetLedger {
+  /** Holds `amountPico` against the key's budgets, or says which budget it would break. */
+  reserve(keyId: string, budgets: Budgets, amountPico: bigint): Awaitable<ReserveResult>;
+  /** Releases the hold and books the actual cost (0 for a call that cost nothing). Idempotent per reservation. */
+  settle(reservation: Reservation, actualPico: bigint): Awaitable<void>;
+  /** Spend so far (today, this month, total) and what is reserved now, for the admin API. */
+  spend(keyId: string): Awaitable<KeySpend>;
+}
+
+/** Loads booked spend per key from storage: day/month sums from `dayStart`/`monthStart`, and totals. */
+export type SpendLoader = (periods: { dayStart: number; monthStart: number }) => Map<string, { day: bigint; month: bigint; total: bigint }>;
+
+type KeyState = { dayStart: number; day: bigint; monthStart: number; month: bigint; total: bigint; reserved: bigint };
+type Held = Reservation & { dayStart: number; monthStart: number; settled: boolean };
+
+/**
+ * The in-process ledger. Booked spend is read from storage once (all keys in one query, on first
+ * use), then kept in memory as requests settle; a new UTC day or month starts from zero without a
+ * query. Everything a key spends must therefore go through this ledger, which it does: every
+ * `/v1` request reserves before its upstream call and settles when its log row is recorded.
+ * Costs are booked to the day and month the request was reserved in, as the rollups book them to
+ * the hour the request was received in.
+ */
+export class InMemoryBudgetLedger implements BudgetLedger {
+  private keys = new Map<string, KeyState>();
+  private loaded: Map<string, { day: bigint; month: bigint; total: bigint }> | undefined;
+  private loadedPeriods = { dayStart: 0, monthStart: 0 };
+
+  constructor(
+    private readonly load: SpendLoader = () => new Map(),
+    private readonly clock: Clock = Date.now,
+  ) {}
+
+  /** Reads booked spend from storage now (at startup, off the first request's path); once. */
+  preload(): void {
+    if (this.loaded) return;
+    const now = this.clock();
+    this.loadedPeriods = { dayStart: utcDayStart(now), monthStart: utcMonthStart(now) };
+    this.loaded = this.load(this.loadedPeriods);
+  }
+
+  private state(keyId: string, now: number): KeyState {
+    let s = this.keys.get(keyId);
+    if (!s) {
+      this.preload();
+      const booked = this.loaded!.get(keyId);
+      s = {
+        dayStart: this.loadedPeriods.dayStart,
+        day: booked?.day ?? 0n,
+        monthStart: this.loadedPeriods.monthStart,
+        month: booked?.month ?? 0n,
+        total: booked?.total ?? 0n,
+        reserved: 0n,
+      };
+      this.keys.set(keyId, s);
+    }
+    const day = utcDayStart(now);
+    if (day > s.dayStart) {
+      s.dayStart = day;
+      s.day = 0n;
+    }
+    const month = utcMonthStart(now);
+    if (month > s.monthStart) {
+      s.monthStart = month;
+      s.month = 0n;
+    }
+    return s;
+  }
+
+  reserve(keyId: string, budgets: Budgets, amountPico: bigint): ReserveResult {
+    const now = this.clock();
+    const s = this.state(keyId, now);
+    const amount = amountPico > 0n ? amountPico : 0n;
+    const checks: Array<[BudgetPeriod, bigint | null, bigint, number | undefined]> = [
+      ["daily", budgets.dailyPico, s.day, s.dayStart + DAY_MS],
+      ["monthly", budgets.monthlyPico, s.month, nextUtcMonthStart(s.monthStart)],
+      ["total", budgets.totalPico, s.total, undefined],
+    ];
+    for (const [period, limit, spent, resetsAt] of checks) {
+      if (limit !== null && spent + s.reserved + amount > limit) {
+        return { ok: false, period, limitPico: limit, spentPico: spent, reservedPico: s.reserved, requestedPico: amount, resetsAt };
+      }
+    }
+    s.reserved += amount;
+    const held: Held = { keyId, amountPico: amount, at: now, dayStart: s.dayStart, monthStart: s.monthStart, settled: false };
+    return { ok: true, reservation: held };
+  }
+
+  settle(reservation: Reservation, actualPico: bigint): void {
+    const held = reservation as Held;
+    if (held.settled) return;
+    held.settled = true;
+    const s = this.state(held.keyId, this.clock());
+    s.reserved -= held.amountPico;
+    const cost = actualPico > 0n ? actualPico : 0n;
+    if (held.dayStart === s.dayStart) s.day += cost;
+    if (held.monthStart === s.monthStart) s.month += cost;
+    s.total += cost;
+  }
+
+  spend(keyId: string): KeySpend {
+    const s = this.state(keyId, this.clock());
+    return { today: s.day, month: s.month, total: s.total, reserved: s.reserved, dayStart: s.dayStart, monthStart: s.monthStart };
+  }
+
+  /**
+   * Drops what is in memory so the next use reads storage again (after costs were recomputed in
+   * the database). Only safe when no request is in flight and the request log has been flushed.
+   */
+  reload(): void {
+    this.keys.clear();
+    this.loaded = undefined;
+  }
+}
