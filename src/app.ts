@@ -10,6 +10,9 @@ import { apiGate, type ApiDeps } from "./routes/api-guard.ts";
 import { authRoutes } from "./routes/api-auth.ts";
 import { userRoutes } from "./routes/api-users.ts";
 import { auditRoutes } from "./routes/api-audit.ts";
+import { dashboardRoutes, type DashboardDeps } from "./routes/api-dashboard.ts";
+import { liveRoutes } from "./routes/live-ws.ts";
+import { metricsRoutes, type MetricsSettings } from "./routes/metrics.ts";
 
 export type AppDeps = {
   version: string;
@@ -24,6 +27,10 @@ export type AppDeps = {
   v1: V1Deps;
   /** The admin API (`/api`): dashboard sign-in, users, audit log. Absent: no /api routes. */
   api?: ApiDeps;
+  /** The dashboard's data, provider, key and pricing endpoints and the live WebSocket. */
+  dashboard?: DashboardDeps;
+  /** `GET /metrics`. */
+  metrics?: MetricsSettings;
 };
 
 /**
@@ -69,7 +76,8 @@ export function createApp(deps: AppDeps) {
       }
     })
     .use(v1Routes(deps.v1))
-    .use(deps.api ? adminApi(deps.api) : new Elysia())
+    .use(deps.api ? adminApi(deps.api, deps.dashboard) : new Elysia())
+    .use(deps.dashboard && deps.metrics ? metricsRoutes(deps.dashboard.live, deps.metrics) : new Elysia())
     .get("/healthz", () => ({
       status: "ok",
       version: deps.version,
@@ -111,8 +119,9 @@ export function createApp(deps: AppDeps) {
  * The admin API. `apiGate` runs before routing for every /api path (unknown ones too): no-store,
  * no client keys, CSRF, session, viewer read-only. Route files add `.use(apiGuard(api))` for `auth`.
  */
-function adminApi(api: ApiDeps) {
-  return new Elysia({ name: "admin-api" }).use(apiGate(api)).use(authRoutes(api)).use(userRoutes(api)).use(auditRoutes(api));
+function adminApi(api: ApiDeps, dashboard?: DashboardDeps) {
+  const routes = new Elysia({ name: "admin-api" }).use(apiGate(api)).use(authRoutes(api)).use(userRoutes(api)).use(auditRoutes(api));
+  return dashboard ? routes.use(dashboardRoutes(dashboard)).use(liveRoutes(dashboard.live)) : routes;
 }
 
 export type App = ReturnType<typeof createApp>;

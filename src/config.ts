@@ -59,6 +59,18 @@ export const requestLogSchema = z.strictObject({
   rollup_hour_retention_days: z.number().min(1).optional(),
 });
 
+/** `[metrics]`: Prometheus `GET /metrics`. */
+export const metricsSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  public: z.boolean().optional(),
+  token: z.string().min(16, "use at least 16 characters").optional(),
+});
+
+/** `[monitoring]`: provider health probes while a provider sees no traffic. */
+export const monitoringSchema = z.strictObject({
+  probe_interval_ms: z.number().int().min(0).optional(),
+});
+
 /** `[dashboard]`: sign-in sessions (see auth/sessions.ts). */
 export const dashboardSchema = z.strictObject({
   /** Mark the session cookie Secure: always, never, or "auto" (when the request came over https or X-Forwarded-Proto: https). */
@@ -86,6 +98,8 @@ export const fileSchema = z.strictObject({
   gateway: gatewaySchema.optional(),
   dashboard: dashboardSchema.optional(),
   governance: governanceSchema.optional(),
+  metrics: metricsSchema.optional(),
+  monitoring: monitoringSchema.optional(),
   host: host.optional(),
   port: port.optional(),
   data_dir: z.string().min(1).optional(),
@@ -118,6 +132,10 @@ export type Config = {
   requestLog: RequestLogSettings;
   pricing: { source: string; refreshMs: number; overrides?: PricingOverrides };
   dashboard: { secureCookies: boolean | "auto"; sessionTtlMs: number };
+  /** `[metrics]`: GET /metrics (loopback only unless `public` or a token is set). */
+  metrics: { enabled: boolean; public: boolean; token?: string };
+  /** `[monitoring]`: probe idle providers every `probeIntervalMs` (0 = never). */
+  monitoring: { probeIntervalMs: number };
   /** `[governance]`: budgets' unpriced/zero-cost policy and the default max output for reservations. */
   governance: GovernanceConfig;
   /** Where each effective value came from, for `config check`. */
@@ -451,6 +469,12 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
       overrides: fromFile.pricing?.overrides,
     },
     governance,
+    metrics: {
+      enabled: fromFile.metrics?.enabled ?? true,
+      public: fromFile.metrics?.public ?? false,
+      token: env.LLM_PROXY_METRICS_TOKEN || fromFile.metrics?.token,
+    },
+    monitoring: { probeIntervalMs: fromFile.monitoring?.probe_interval_ms ?? 300_000 },
     dashboard: {
       secureCookies: fromFile.dashboard?.secure_cookies ?? "auto",
       sessionTtlMs: Math.round((fromFile.dashboard?.session_ttl_hours ?? 12) * 3_600_000),
@@ -480,6 +504,8 @@ export function describeConfig(config: Config, keySource: string): Record<string
       : "(none)",
     gateway: Object.entries(config.gateway).map(([k, v]) => `${k}=${v}`).join(" "),
     request_log: Object.entries(config.requestLog).map(([k, v]) => `${k}=${v}`).join(" "),
+    metrics: `enabled=${config.metrics.enabled} public=${config.metrics.public} token=${config.metrics.token ? "set" : "(none)"}`,
+    monitoring: `probe_interval_ms=${config.monitoring.probeIntervalMs}`,
     dashboard: `secure_cookies=${config.dashboard.secureCookies} session_ttl_hours=${config.dashboard.sessionTtlMs / 3_600_000}`,
     governance: `unpriced=${config.governance.unpriced} zero_cost=${config.governance.zeroCost} default_max_output_tokens=${config.governance.defaultMaxOutputTokens}`,
     pricing: `source=${config.pricing.source} refresh_ms=${config.pricing.refreshMs} overrides=${Object.keys(config.pricing.overrides ?? {}).join(",") || "(none)"}`,

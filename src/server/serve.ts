@@ -12,6 +12,9 @@ import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router } from "../core/router.ts";
 import { ProviderStore } from "../admin/provider-store.ts";
+import { ClientKeyAdmin } from "../admin/client-key-admin.ts";
+import { Live } from "../live/live.ts";
+import { applyPricingOverrides, type DashboardDeps } from "../routes/api-dashboard.ts";
 import { RequestLogStore } from "../db/request-log.ts";
 import { Recorder } from "../recorder/recorder.ts";
 import { scheduleRetention } from "../recorder/retention.ts";
@@ -38,6 +41,7 @@ export type RunningServer = {
   /** Key policy, budgets and rate limits; `governance.ledger.spend(keyId)` is a key's spend so far. */
   governance: Governance;
   providers: ProviderStore;
+  live: Live;
   /** Registers work that must complete during shutdown, after in-flight requests drain. */
   onShutdown(hook: ShutdownHook): void;
   /** Graceful stop: refuse new connections, drain (bounded by the grace period), run hooks, close the DB. */
@@ -102,10 +106,15 @@ export async function startServer(
   const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
   // One pricer for the request log and for budgets, so holds and settlements match logged costs.
   const price = createPricer(() => pricing.current(), (id) => pricingProviders.get(id));
+  // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the log writer.
+  let routerRef: Router | undefined;
+  const live = new Live({ log, providers: () => routerRef?.providers ?? [], probeIntervalMs: config.monitoring.probeIntervalMs, fetch: options.fetch });
   const recorder = new Recorder({
     store: new RequestLogStore(db.sqlite),
     log,
     price,
+    onStarted: live.started,
+    onWritten: live.written,
     flushIntervalMs: config.requestLog.flushIntervalMs,
     batchSize: config.requestLog.batchSize,
     capacity: config.requestLog.queueCapacity,
@@ -113,6 +122,7 @@ export async function startServer(
   recorder.start();
   const stopRetention = scheduleRetention(new RequestLogStore(db.sqlite), config.requestLog, log);
   const router = new Router(config.providers, config.aliases);
+  routerRef = router;
   // Providers managed through the admin API join the config ones; changes re-route in place.
   const providers = new ProviderStore(db.db, key.key, config.providers, router, log);
   providers.reload();
@@ -141,7 +151,37 @@ export async function startServer(
   }
   const api = createApiDeps({ db: db.db, masterKey: key.key, log, dashboard: config.dashboard, test: options.api });
   api.users.warmUp();
-  const app = createApp({ version: VERSION, db, log, assets, state, v1, api });
+  const requestLog = new RequestLogStore(db.sqlite);
+  const dashboard: DashboardDeps = {
+    api,
+    db: db.db,
+    store: requestLog,
+    providers,
+    keys: new ClientKeyAdmin(db.db, () => v1.verifier.invalidate(), (id) => ledger.spend(id)),
+    pricing,
+    configOverrides: config.pricing.overrides ?? {},
+    pricingProviders,
+    live,
+    recorder,
+    router,
+  };
+  applyPricingOverrides(dashboard); // dashboard-set prices join the config ones
+  live.metrics.addGauges(() => {
+    const p = live.system.process();
+    return [
+      { name: "llm_proxy_in_flight_requests", help: "Requests being served.", value: recorder.inFlightCount },
+      { name: "llm_proxy_log_queue_depth", help: "Request-log rows waiting to be written.", value: recorder.queued },
+      { name: "llm_proxy_log_producer_waits_total", help: "Times a request waited for room in the full log queue.", value: recorder.stats.waits },
+      { name: "llm_proxy_log_flush_failures_total", help: "Failed request-log writes (rows kept and retried).", value: recorder.stats.failures },
+      { name: "llm_proxy_live_messages_dropped_total", help: "Live messages dropped for slow dashboard clients.", value: live.hub.stats.dropped },
+      { name: "llm_proxy_process_resident_memory_bytes", help: "Resident set size.", value: p.rss },
+      { name: "llm_proxy_process_heap_used_bytes", help: "JavaScript heap in use.", value: p.heap_used },
+      { name: "llm_proxy_event_loop_lag_milliseconds", help: "Event-loop lag (500 ms probe).", value: p.event_loop_lag_ms },
+      ...live.providerHealth().map((h) => ({ name: "llm_proxy_provider_up", help: "1 when the provider is healthy or unknown, 0.5 degraded, 0 down.", value: h.status === "down" ? 0 : h.status === "degraded" ? 0.5 : 1, labels: { provider: h.provider } })),
+    ];
+  });
+  live.start();
+  const app = createApp({ version: VERSION, db, log, assets, state, v1, api, dashboard, metrics: config.metrics });
   options.configure?.(app);
   try {
     // reusePort false: a second instance on the same port must fail, not split traffic (BUN-NOTES §0.3).
@@ -206,6 +246,7 @@ export async function startServer(
       // Requests cut off above record their rows asynchronously; the recorder waits for them.
       stopRetention();
       pricing.stop();
+      live.stop();
       await recorder.stop();
       log.info("request log flushed", { rows: recorder.stats.written });
       for (const hook of hooks) {
@@ -221,5 +262,5 @@ export async function startServer(
     return stopping;
   }
 
-  return { app, url, db, key, recorder, pricing, governance: v1.governance, providers, onShutdown: (hook) => hooks.push(hook), stop };
+  return { app, url, db, key, recorder, pricing, governance: v1.governance, providers, live, onShutdown: (hook) => hooks.push(hook), stop };
 }

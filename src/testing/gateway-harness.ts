@@ -14,7 +14,7 @@ import { tempDir } from "./temp.ts";
  * creates a client key through a second database connection (as `llm-proxy keys create` does),
  * and returns an official `openai` SDK client pointed at it.
  */
-export async function startGateway(toml: string, env: Record<string, string> = {}) {
+export async function startGateway(toml: string, env: Record<string, string> = {}, options: Parameters<typeof startServer>[2] = {}) {
   const dir = tempDir();
   const file = path.join(dir, "llm-proxy.toml");
   fs.writeFileSync(file, toml);
@@ -23,7 +23,7 @@ export async function startGateway(toml: string, env: Record<string, string> = {
     flags: { config: file },
     env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), LLM_PROXY_ENCRYPTION_KEY: "cd".repeat(32), LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT, ...env },
   });
-  const running = await startServer(config, createLogger({ json: true, sink: (l) => lines.push(l) }));
+  const running = await startServer(config, createLogger({ json: true, sink: (l) => lines.push(l) }), options);
   const side = openDatabase(path.join(dir, "llm-proxy.db"));
   const { key, row } = createClientKey(side.db, "test");
   side.close();
@@ -35,4 +35,27 @@ export async function startGateway(toml: string, env: Record<string, string> = {
 /** A `[[providers]]` table for a mock upstream. */
 export function providerToml(id: string, type: string, baseUrl: string, extra = ""): string {
   return `[[providers]]\nid = "${id}"\ntype = "${type}"\nbase_url = "${baseUrl}"\napi_key = "sk-test-${id}-secret"\n${extra}\n`;
+}
+
+/**
+ * Creates the first admin through the one-time setup link the server logged and returns a
+ * `fetch` that sends its session cookie (and the CSRF header) on every call to `/api`.
+ */
+export async function adminSession(gw: { base: string; lines: string[] }, username = "admin", password = "correct horse battery") {
+  const line = gw.lines.find((l) => l.includes("setup_url"));
+  if (!line) throw new Error("the server logged no setup link (is there a user already?)");
+  const token = new URL(JSON.parse(line).setup_url).searchParams.get("token");
+  const res = await fetch(`${gw.base}/api/auth/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-requested-with": "llm-proxy" },
+    body: JSON.stringify({ token, username, password }),
+  });
+  if (res.status !== 200) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const call = (pathname: string, init: RequestInit = {}) =>
+    fetch(`${gw.base}${pathname}`, {
+      ...init,
+      headers: { cookie, "content-type": "application/json", "x-requested-with": "llm-proxy", ...(init.headers as Record<string, string>) },
+    });
+  return Object.assign(call, { cookie });
 }
