@@ -37,6 +37,7 @@ export type RequestRow = {
   ttfb_ms: number | null;
   client_ip: string | null;
   user_agent: string | null;
+  project: string | null;
 };
 
 const COLUMNS = [
@@ -44,7 +45,7 @@ const COLUMNS = [
   "provider_type", "upstream_model", "response_model", "pricing_entry", "pricing_rule", "attempts", "status",
   "error_class", "error_message", "stream", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens",
   "reasoning_tokens", "usage_estimated", "usage_raw", "cost_pico", "cost_breakdown", "warnings", "latency_ms",
-  "ttfb_ms", "client_ip", "user_agent",
+  "ttfb_ms", "client_ip", "user_agent", "project",
 ] as const satisfies ReadonlyArray<keyof RequestRow>;
 
 export type RollupDelta = {
@@ -52,6 +53,7 @@ export type RollupDelta = {
   provider: string;
   model: string;
   client_key_id: string;
+  project: string;
   requests: number;
   errors: number;
   input_tokens: number;
@@ -77,11 +79,12 @@ export function addToRollups(deltas: Map<string, RollupDelta & { table: RollupTa
     const provider = row.provider ?? "";
     const model = row.upstream_model ?? row.requested_model ?? "";
     const key = row.client_key_id ?? "";
-    const id = `${table}|${bucket}|${provider}|${model}|${key}`;
+    const project = row.project ?? "";
+    const id = `${table}|${bucket}|${provider}|${model}|${key}|${project}`;
     let d = deltas.get(id);
     if (!d) {
       d = {
-        table, bucket, provider, model, client_key_id: key, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0,
+        table, bucket, provider, model, client_key_id: key, project, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0,
         cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_pico: 0n, unpriced: 0, latency_sum_ms: 0,
         latency_hist: emptyHistogram(), ttfb_hist: emptyHistogram(),
       };
@@ -109,6 +112,7 @@ export type ListFilter = {
   provider?: string;
   model?: string;
   clientKeyId?: string;
+  project?: string;
   status?: "ok" | "error";
   /** Id of the last row of the previous page (rows are newest first). */
   cursor?: string;
@@ -152,15 +156,15 @@ export class RequestLogStore {
     );
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
     const rollupCols = [
-      "bucket", "provider", "model", "client_key_id", "requests", "errors", "input_tokens", "cached_tokens",
+      "bucket", "provider", "model", "client_key_id", "project", "requests", "errors", "input_tokens", "cached_tokens",
       "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_pico", "unpriced", "latency_sum_ms", "latency_hist", "ttfb_hist",
     ];
     const mk = (t: RollupTable) => ({
-      select: sqlite.query(`SELECT latency_hist, ttfb_hist FROM ${t} WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ?`),
+      select: sqlite.query(`SELECT latency_hist, ttfb_hist FROM ${t} WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ? AND project = ?`),
       upsert: sqlite.query(
         `INSERT INTO ${t} (${rollupCols.join(", ")}) VALUES (${rollupCols.map((c) => "$" + c).join(", ")})
-         ON CONFLICT (bucket, provider, model, client_key_id) DO UPDATE SET
-         ${rollupCols.slice(4, 14).map((c) => `${c} = ${c} + excluded.${c}`).join(", ")},
+         ON CONFLICT (bucket, provider, model, client_key_id, project) DO UPDATE SET
+         ${rollupCols.slice(5, 15).map((c) => `${c} = ${c} + excluded.${c}`).join(", ")},
          latency_hist = excluded.latency_hist, ttfb_hist = excluded.ttfb_hist`,
       ),
     });
@@ -176,7 +180,7 @@ export class RequestLogStore {
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       for (const d of deltas.values()) {
-        const existing = this.selectRollup[d.table].get(d.bucket, d.provider, d.model, d.client_key_id) as
+        const existing = this.selectRollup[d.table].get(d.bucket, d.provider, d.model, d.client_key_id, d.project) as
           | { latency_hist: string; ttfb_hist: string }
           | null;
         const latency = existing ? addInto(JSON.parse(existing.latency_hist), d.latency_hist) : d.latency_hist;
@@ -235,6 +239,7 @@ export class RequestLogStore {
     if (filter.provider) where.push("provider = ?"), args.push(filter.provider);
     if (filter.model) where.push("requested_model = ?"), args.push(filter.model);
     if (filter.clientKeyId) where.push("client_key_id = ?"), args.push(filter.clientKeyId);
+    if (filter.project) where.push("project = ?"), args.push(filter.project);
     if (filter.status === "ok") where.push("status < 400");
     if (filter.status === "error") where.push("status >= 400");
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
@@ -259,7 +264,7 @@ export class RequestLogStore {
    * Totals over [from, to) from the rollups (minute buckets for ranges up to 6 h, hour buckets
    * beyond), optionally grouped by provider, model or client key.
    */
-  aggregate(options: { from: number; to: number; groupBy?: "provider" | "model" | "client_key_id" }): Array<Aggregate & { group: string | null }> {
+  aggregate(options: { from: number; to: number; groupBy?: "provider" | "model" | "client_key_id" | "project" }): Array<Aggregate & { group: string | null }> {
     const table: RollupTable = options.to - options.from <= 6 * HOUR ? "rollup_minute" : "rollup_hour";
     // Costs are summed as BigInt from their decimal text, so totals stay exact past 2^53.
     const rows = this.sqlite
@@ -304,7 +309,7 @@ export class RequestLogStore {
    * A time series over [from, to) for charts: about `points` buckets (whole minutes or hours),
    * each with totals and latency percentiles, optionally split by provider, model or key.
    */
-  series(options: { from: number; to: number; points?: number; groupBy?: "provider" | "model" | "client_key_id" }) {
+  series(options: { from: number; to: number; points?: number; groupBy?: "provider" | "model" | "client_key_id" | "project" }) {
     const span = options.to - options.from;
     const base = span <= 6 * HOUR ? MINUTE : HOUR;
     const table: RollupTable = base === MINUTE ? "rollup_minute" : "rollup_hour";

@@ -83,8 +83,11 @@ export const requests = sqliteTable(
     ttfbMs: integer("ttfb_ms"),
     clientIp: text("client_ip"),
     userAgent: text("user_agent"),
+    /** Optional attribution from the `x-llm-proxy-project` header (per agent session/project). */
+    project: text("project"),
   },
   (t) => [
+    index("requests_project_idx").on(t.project, t.id),
     index("requests_key_idx").on(t.clientKeyId, t.id),
     index("requests_provider_idx").on(t.provider, t.id),
     index("requests_model_idx").on(t.requestedModel, t.id),
@@ -109,6 +112,7 @@ const rollupColumns = {
   provider: text("provider").notNull(),
   model: text("model").notNull(),
   clientKeyId: text("client_key_id").notNull(),
+  project: text("project").notNull().default(""),
   requests: integer("requests").notNull(),
   errors: integer("errors").notNull(),
   inputTokens: integer("input_tokens").notNull(),
@@ -123,10 +127,10 @@ const rollupColumns = {
   ttfbHist: text("ttfb_hist").notNull(),
 };
 export const rollupMinute = sqliteTable("rollup_minute", rollupColumns, (t) => [
-  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId] }),
+  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId, t.project] }),
 ]);
 export const rollupHour = sqliteTable("rollup_hour", rollupColumns, (t) => [
-  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId] }),
+  primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId, t.project] }),
 ]);
 
 /** Dashboard users. Passwords are bcrypt (cost 12); there is never a default user. */

@@ -58,7 +58,7 @@ const row = (over: Partial<RequestRow> = {}): RequestRow => ({
   pricing_entry: null, pricing_rule: null, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: true, durationMs: 90 }]),
   status: 200, error_class: null, error_message: null, stream: 0, input_tokens: 10, cached_tokens: 2, cache_write_tokens: null,
   output_tokens: 5, reasoning_tokens: null, usage_estimated: 0, usage_raw: null, cost_pico: 1_500_000, cost_breakdown: null,
-  warnings: null, latency_ms: 100, ttfb_ms: 40, client_ip: null, user_agent: null, ...over,
+  warnings: null, latency_ms: 100, ttfb_ms: 40, client_ip: null, user_agent: null, project: null, ...over,
 });
 
 test("metrics render valid Prometheus text with counters, histograms and gauges", () => {

@@ -30,7 +30,7 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
   );
   const update = db.query("UPDATE requests SET cost_pico = ?, cost_breakdown = ?, pricing_entry = ?, pricing_rule = ? WHERE id = ?");
   const rollup = (table: string) =>
-    db.query(`UPDATE ${table} SET cost_pico = cost_pico + ?, unpriced = unpriced + ? WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ?`);
+    db.query(`UPDATE ${table} SET cost_pico = cost_pico + ?, unpriced = unpriced + ? WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ? AND project = ?`);
   const rollups = [
     { stmt: rollup("rollup_minute"), size: 60_000 },
     { stmt: rollup("rollup_hour"), size: 3_600_000 },
@@ -52,7 +52,7 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
       const unpricedDelta = (after === null ? 1 : 0) - (before === null ? 1 : 0);
       for (const { stmt, size } of rollups) {
         const bucket = row.received_at - (row.received_at % size);
-        stmt.run(delta, row.status < 400 ? unpricedDelta : 0, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "");
+        stmt.run(delta, row.status < 400 ? unpricedDelta : 0, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "", row.project ?? "");
       }
     }
   });

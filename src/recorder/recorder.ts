@@ -25,6 +25,8 @@ export type RequestRecord = {
   warnings?: Warning[];
   clientIp?: string;
   userAgent?: string;
+  /** Attribution from the `x-llm-proxy-project` header. */
+  project?: string;
   /** Present only when body logging is on; stored gzip-compressed with secrets redacted. */
   bodies?: { request?: unknown; response?: unknown };
 };
@@ -109,6 +111,7 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
     ttfb_ms: r.firstByteAt !== undefined ? Math.max(0, r.firstByteAt - r.receivedAt) : null,
     client_ip: r.clientIp ?? null,
     user_agent: r.userAgent?.slice(0, 500) ?? null,
+    project: r.project ?? null,
   };
 }
 

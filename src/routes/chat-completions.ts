@@ -6,178 +6,33 @@ import {
   providerErrorToOpenAI,
   SSE_DONE,
   toChatCompletion,
+  type ParsedChatRequest,
 } from "../api/openai-chat.ts";
-import type { ClientKeyIdentity } from "../auth/client-keys.ts";
-import { createAccumulator } from "../core/accumulate.ts";
-import { GatewayError, openChat } from "../core/gateway.ts";
 import { ClientError } from "../errors.ts";
-import { GovernanceError } from "../governance/governance.ts";
-import { GovernedTrace } from "../governance/trace.ts";
-import { usageOrEstimate } from "../recorder/trace.ts";
-import { readJsonBody } from "./request-body.ts";
-import type { V1Deps } from "./v1.ts";
+import type { Dialect } from "./pipeline.ts";
 
-const JSON_HEADERS = { "content-type": "application/json" };
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache, no-transform",
-  connection: "keep-alive",
-  "x-accel-buffering": "no",
-};
-const KEEPALIVE = new TextEncoder().encode(": keep-alive\n\n");
-
-/**
- * POST /v1/chat/completions: key policy → parse → route → allowed model → admission (rate limits,
- * budget hold) → gateway loop → JSON or SSE in OpenAI's dialect. Exactly one request-log row per
- * authenticated request, whatever happens; the admission settles from that row's facts.
- */
-export async function chatCompletions(
-  deps: V1Deps,
-  request: Request,
-  identity: ClientKeyIdentity,
-  clientIp: string | undefined,
-): Promise<Response> {
-  const { router, settings, log, governance } = deps;
-  const trace = new GovernedTrace(deps.recorder, {
-    endpoint: "chat.completions",
-    stream: false,
-    clientKeyId: identity.id,
-    clientIp,
-    userAgent: request.headers.get("user-agent") ?? undefined,
-  });
-  let body: unknown;
-  let promptText = "";
-  // `x-ratelimit-*` headers from admission, sent on every response after it.
-  let limitHeaders: Record<string, string> | undefined;
-  const storeBodies = settings.storeBodies || identity.policy.storeBodies;
-  try {
-    governance.checkKey(identity);
-    body = await readJsonBody(request, settings.maxBodyBytes);
+/** POST /v1/chat/completions: OpenAI's Chat Completions dialect on the shared request path. */
+export const chatCompletionsDialect: Dialect<ParsedChatRequest> = {
+  endpoint: "chat.completions",
+  newId: () => `chatcmpl-${crypto.randomBytes(12).toString("base64url")}`,
+  parse(body) {
     const parsed = parseChatCompletionRequest(body);
-    if (!parsed.ok) throw new ClientError(400, parsed.error.message, "invalid_request_error", parsed.error.param, parsed.error.code);
-    const { model, stream, includeUsage, request: chat } = parsed.value;
-    trace.set({ requestedModel: model, stream });
-    const route = router.resolve(model);
-    if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
-    // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
-    limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
-    promptText = JSON.stringify(chat.messages);
-
-    // Linked to the client connection: a disconnect aborts the upstream call at once.
-    const upstream = new AbortController();
-    const onAbort = () => upstream.abort(request.signal.reason);
-    if (request.signal.aborted) onAbort();
-    else request.signal.addEventListener("abort", onAbort, { once: true });
-
-    let opened;
-    try {
-      opened = await openChat(deps.gateway, { targets: route.targets, request: chat, stream, signal: upstream.signal, attempts: trace.attempts });
-    } catch (e) {
-      if (e instanceof GatewayError) {
-        const mapped = providerErrorToOpenAI(e.last.toInfo(), e.last.provider);
-        trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
-        log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
-        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
-      }
-      if (upstream.signal.aborted) {
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText, "") });
-        return new Response(null, { status: 499 });
-      }
-      throw e;
-    }
-    const { target } = opened;
-    trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
-    const id = `chatcmpl-${crypto.randomBytes(12).toString("base64url")}`;
-    const created = Math.floor(Date.now() / 1000);
-    const headers = { "x-llm-proxy-target": target.label, "x-llm-proxy-attempts": String(trace.attempts.length), "x-request-id": trace.id, ...limitHeaders };
-    const acc = createAccumulator();
-
-    if (!stream) {
-      try {
-        for await (const event of opened.events) {
-          trace.observe(event);
-          acc.push(event);
-        }
-      } catch (e) {
-        const result = acc.result();
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText, result.text) });
-        throw e;
-      }
-      const result = acc.result();
-      const completion = toChatCompletion(result, { id, created, model: result.model ?? target.upstreamModel });
-      trace.firstByte();
-      trace.finish({
-        status: 200,
-        usage: result.usage,
-        ...(result.error ? { errorClass: result.error.errorClass, errorMessage: result.error.message } : {}),
-        bodies: storeBodies ? { request: body, response: completion } : undefined,
-      });
-      return new Response(JSON.stringify(completion), { headers: { ...JSON_HEADERS, ...headers } });
-    }
-
-    const encoder = createChunkEncoder({ id, created, model: target.upstreamModel, includeUsage, provider: target.provider.id });
-    const bytes = new TextEncoder();
-    let keepalive: ReturnType<typeof setInterval> | undefined;
-    let clientGone = false;
-    const sseBody = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        let lastWrite = Date.now();
-        const write = (chunk: Uint8Array) => {
-          lastWrite = Date.now();
-          controller.enqueue(chunk);
-        };
-        keepalive = setInterval(() => {
-          if (Date.now() - lastWrite >= settings.keepaliveIntervalMs) write(KEEPALIVE);
-        }, Math.max(100, Math.floor(settings.keepaliveIntervalMs / 2)));
-        let failure: { errorClass: string; message: string; status: number } | undefined;
-        try {
-          for await (const event of opened.events) {
-            trace.observe(event);
-            acc.push(event);
-            if (event.type === "error") {
-              failure = { errorClass: event.error.errorClass, message: event.error.message, status: providerErrorToOpenAI(event.error, target.provider.id).status };
-            }
-            for (const chunk of encoder.encode(event)) {
-              trace.firstByte();
-              write(bytes.encode(formatSSE(chunk)));
-            }
-          }
-          // After an in-stream error the stream just ends, as OpenAI's does (no [DONE]).
-          if (!failure) write(bytes.encode(SSE_DONE));
-        } catch (e) {
-          if (!clientGone && !upstream.signal.aborted) log.error("stream failed", { error: (e as Error).message });
-        } finally {
-          clearInterval(keepalive);
-          const result = acc.result();
-          const gone = clientGone || upstream.signal.aborted;
-          trace.finish({
-            status: gone ? 499 : (failure?.status ?? 200),
-            errorClass: gone ? "client_disconnected" : failure?.errorClass,
-            errorMessage: gone ? undefined : failure?.message,
-            usage: gone ? usageOrEstimate(result.usage, promptText, result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
-            bodies: storeBodies ? { request: body, response: result } : undefined,
-          });
-          try {
-            controller.close();
-          } catch {}
-        }
+    return parsed.ok
+      ? parsed
+      : { ok: false, error: new ClientError(400, parsed.error.message, "invalid_request_error", parsed.error.param, parsed.error.code) };
+  },
+  upstreamError: providerErrorToOpenAI,
+  complete: (result, ctx) => toChatCompletion(result, { id: ctx.id, created: ctx.created, model: ctx.model }),
+  stream(ctx) {
+    const encoder = createChunkEncoder({ id: ctx.id, created: ctx.created, model: ctx.model, includeUsage: ctx.parsed.includeUsage, provider: ctx.provider });
+    return {
+      encode: (event) => encoder.encode(event).map(formatSSE),
+      // After an in-stream error the stream just ends, as OpenAI's does (no [DONE]).
+      end: () => (encoder.failed ? [] : [SSE_DONE]),
+      get failed() {
+        return encoder.failed;
       },
-      cancel() {
-        clientGone = true;
-        clearInterval(keepalive);
-        upstream.abort(new Error("client disconnected"));
-      },
-    });
-    trace.set({ stream: true });
-    return new Response(sseBody, { headers: { ...SSE_HEADERS, ...headers } });
-  } catch (e) {
-    if (e instanceof ClientError) {
-      trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
-      // Refusals before admission still report the key's rate-limit state (not for a refused key).
-      if (e.status !== 401 && !Object.keys(e.headers).some((h) => h.startsWith("x-ratelimit-"))) {
-        Object.assign(e.headers, limitHeaders ?? (await governance.peekHeaders(identity).catch(() => ({}))));
-      }
-    } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
-    throw e;
-  }
-}
+    };
+  },
+  keepalive: ": keep-alive\n\n",
+};

@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 async function rows(): Promise<any[]> {
-  await Bun.sleep(80); // > flush interval
+  await Bun.sleep(250); // well over the 20 ms flush interval, even on a loaded machine
   const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
   const out = db.query("SELECT * FROM requests ORDER BY id").all();
   db.close();

@@ -7,7 +7,8 @@ import { ClientError } from "../errors.ts";
 import type { Governance } from "../governance/governance.ts";
 import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
-import { chatCompletions } from "./chat-completions.ts";
+import { chatCompletionsDialect } from "./chat-completions.ts";
+import { runDialect } from "./pipeline.ts";
 
 export type V1Deps = {
   router: Router;
@@ -78,7 +79,7 @@ export function v1Routes(deps: V1Deps) {
         server?.timeout(request, 0);
         // Disabled/expired keys are refused inside, once the request's log row has started.
         const identity = identifyKey(verifier, request.headers);
-        return chatCompletions(deps, request, identity, server?.requestIP(request)?.address);
+        return runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address);
       },
       { parse: "none" },
     );

@@ -1,0 +1,212 @@
+import crypto from "node:crypto";
+import type { ClientKeyIdentity } from "../auth/client-keys.ts";
+import { createAccumulator } from "../core/accumulate.ts";
+import { GatewayError, openChat } from "../core/gateway.ts";
+import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent, Warning } from "../core/types.ts";
+import { ClientError } from "../errors.ts";
+import { GovernanceError } from "../governance/governance.ts";
+import { GovernedTrace } from "../governance/trace.ts";
+import { usageOrEstimate } from "../recorder/trace.ts";
+import { readJsonBody } from "./request-body.ts";
+import type { V1Deps } from "./v1.ts";
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+};
+
+/** A parsed inbound request, in any dialect. */
+export type ParsedInbound = {
+  /** The model as the client named it (alias, `provider/model` or bare). */
+  model: string;
+  stream: boolean;
+  request: Omit<ChatRequest, "model">;
+  /** Lossy conversions made while parsing (recorded on the request-log row). */
+  warnings?: Warning[];
+};
+
+/** What the request path needs to know about one inbound API (OpenAI chat, Anthropic messages, Responses). */
+export type Dialect<P extends ParsedInbound> = {
+  /** Request-log endpoint name, e.g. "chat.completions". */
+  endpoint: string;
+  /** Id of the reply, e.g. `chatcmpl-…`. */
+  newId(): string;
+  /** Validates and converts the body; a ClientError (rendered in this dialect by the route) when it is invalid. */
+  parse(body: unknown): { ok: true; value: P } | { ok: false; error: ClientError };
+  /** An upstream failure before any output, as this dialect's error response. */
+  upstreamError(info: ProviderErrorInfo, provider: string): { status: number; body: unknown; headers: Record<string, string> };
+  /** The whole reply of a non-streaming call. */
+  complete(result: ChatResult, ctx: DialectContext<P>): unknown;
+  /** Wire encoder for a streaming call: each event → preformatted SSE text. */
+  stream(ctx: DialectContext<P>): { encode(event: StreamEvent): string[]; end(): string[]; readonly failed: boolean };
+  /** Sent after this much upstream silence (an SSE comment, or Anthropic's `ping` event). */
+  keepalive: string;
+};
+
+export type DialectContext<P> = { id: string; created: number; model: string; provider: string; parsed: P };
+
+/**
+ * The request path shared by every inbound API: key policy → parse → route → allowed model →
+ * admission (rate limits, budget hold) → gateway loop → JSON or SSE in the caller's dialect.
+ * Exactly one request-log row per authenticated request, whatever happens; admission settles from
+ * that row's facts. ClientErrors are thrown for the route to render in its dialect's shape.
+ */
+export async function runDialect<P extends ParsedInbound>(
+  deps: V1Deps,
+  dialect: Dialect<P>,
+  request: Request,
+  identity: ClientKeyIdentity,
+  clientIp: string | undefined,
+): Promise<Response> {
+  const { router, settings, log, governance } = deps;
+  const trace = new GovernedTrace(deps.recorder, {
+    endpoint: dialect.endpoint,
+    stream: false,
+    clientKeyId: identity.id,
+    clientIp,
+    userAgent: request.headers.get("user-agent") ?? undefined,
+    project: request.headers.get("x-llm-proxy-project")?.slice(0, 100) || undefined,
+  });
+  let body: unknown;
+  let promptText = "";
+  // `x-ratelimit-*` headers from admission, sent on every response after it.
+  let limitHeaders: Record<string, string> | undefined;
+  const storeBodies = settings.storeBodies || identity.policy.storeBodies;
+  try {
+    governance.checkKey(identity);
+    body = await readJsonBody(request, settings.maxBodyBytes);
+    const parsed = dialect.parse(body);
+    if (!parsed.ok) throw parsed.error;
+    const { model, stream, request: chat } = parsed.value;
+    trace.set({ requestedModel: model, stream, ...(parsed.value.warnings?.length ? { warnings: parsed.value.warnings } : {}) });
+    const route = router.resolve(model);
+    if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
+    // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
+    limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
+    promptText = JSON.stringify(chat.messages);
+
+    // Linked to the client connection: a disconnect aborts the upstream call at once.
+    const upstream = new AbortController();
+    const onAbort = () => upstream.abort(request.signal.reason);
+    if (request.signal.aborted) onAbort();
+    else request.signal.addEventListener("abort", onAbort, { once: true });
+
+    let opened;
+    try {
+      opened = await openChat(deps.gateway, { targets: route.targets, request: chat, stream, signal: upstream.signal, attempts: trace.attempts });
+    } catch (e) {
+      if (e instanceof GatewayError) {
+        const mapped = dialect.upstreamError(e.last.toInfo(), e.last.provider);
+        trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
+        log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
+        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
+      }
+      if (upstream.signal.aborted) {
+        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText, "") });
+        return new Response(null, { status: 499 });
+      }
+      throw e;
+    }
+    const { target } = opened;
+    trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
+    const ctx: DialectContext<P> = { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed: parsed.value };
+    const headers = { "x-llm-proxy-target": target.label, "x-llm-proxy-attempts": String(trace.attempts.length), "x-request-id": trace.id, ...limitHeaders };
+    const acc = createAccumulator();
+
+    if (!stream) {
+      try {
+        for await (const event of opened.events) {
+          trace.observe(event);
+          acc.push(event);
+        }
+      } catch (e) {
+        const result = acc.result();
+        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText, result.text) });
+        throw e;
+      }
+      const result = acc.result();
+      const reply = dialect.complete(result, { ...ctx, model: result.model ?? target.upstreamModel });
+      trace.firstByte();
+      trace.finish({
+        status: 200,
+        usage: result.usage,
+        ...(result.error ? { errorClass: result.error.errorClass, errorMessage: result.error.message } : {}),
+        bodies: storeBodies ? { request: body, response: reply } : undefined,
+      });
+      return new Response(JSON.stringify(reply), { headers: { ...JSON_HEADERS, ...headers } });
+    }
+
+    const encoder = dialect.stream(ctx);
+    const bytes = new TextEncoder();
+    const keepaliveBytes = bytes.encode(dialect.keepalive);
+    let keepalive: ReturnType<typeof setInterval> | undefined;
+    let clientGone = false;
+    const sseBody = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        let lastWrite = Date.now();
+        const write = (chunk: Uint8Array) => {
+          lastWrite = Date.now();
+          controller.enqueue(chunk);
+        };
+        keepalive = setInterval(() => {
+          if (Date.now() - lastWrite >= settings.keepaliveIntervalMs) write(keepaliveBytes);
+        }, Math.max(100, Math.floor(settings.keepaliveIntervalMs / 2)));
+        let failure: { errorClass: string; message: string; status: number } | undefined;
+        try {
+          for await (const event of opened.events) {
+            trace.observe(event);
+            acc.push(event);
+            if (event.type === "error") {
+              failure = { errorClass: event.error.errorClass, message: event.error.message, status: dialect.upstreamError(event.error, target.provider.id).status };
+            }
+            for (const text of encoder.encode(event)) {
+              trace.firstByte();
+              write(bytes.encode(text));
+            }
+          }
+          for (const text of encoder.end()) write(bytes.encode(text));
+        } catch (e) {
+          if (!clientGone && !upstream.signal.aborted) log.error("stream failed", { error: (e as Error).message });
+        } finally {
+          clearInterval(keepalive);
+          const result = acc.result();
+          const gone = clientGone || upstream.signal.aborted;
+          trace.finish({
+            status: gone ? 499 : (failure?.status ?? 200),
+            errorClass: gone ? "client_disconnected" : failure?.errorClass,
+            errorMessage: gone ? undefined : failure?.message,
+            usage: gone ? usageOrEstimate(result.usage, promptText, result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
+            bodies: storeBodies ? { request: body, response: result } : undefined,
+          });
+          try {
+            controller.close();
+          } catch {}
+        }
+      },
+      cancel() {
+        clientGone = true;
+        clearInterval(keepalive);
+        upstream.abort(new Error("client disconnected"));
+      },
+    });
+    trace.set({ stream: true });
+    return new Response(sseBody, { headers: { ...SSE_HEADERS, ...headers } });
+  } catch (e) {
+    if (e instanceof ClientError) {
+      trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
+      // Refusals before admission still report the key's rate-limit state (not for a refused key).
+      if (e.status !== 401 && !Object.keys(e.headers).some((h) => h.startsWith("x-ratelimit-"))) {
+        Object.assign(e.headers, limitHeaders ?? (await governance.peekHeaders(identity).catch(() => ({}))));
+      }
+    } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
+    throw e;
+  }
+}
+
+/** `<prefix><24 url-safe random characters>` */
+export function randomId(prefix: string): string {
+  return prefix + crypto.randomBytes(18).toString("base64url");
+}
