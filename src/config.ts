@@ -206,9 +206,12 @@ export const GATEWAY_DEFAULTS: GatewaySettings = {
   keyCooldownMs: 60_000,
 };
 
-/** Conventional environment variables that enable a provider when no `[[providers]]` are configured. */
-export const ENV_PROVIDERS: Array<{ env: string; id: string; type: ProviderConfig["type"] }> = [
-  { env: "OPENAI_API_KEY", id: "openai", type: "openai" },
+/**
+ * Conventional environment variables that enable a provider when no `[[providers]]` are configured.
+ * `baseUrlEnv` (only `OPENAI_BASE_URL`, the openai SDK's own variable) replaces the default base URL.
+ */
+export const ENV_PROVIDERS: Array<{ env: string; id: string; type: ProviderConfig["type"]; baseUrlEnv?: string }> = [
+  { env: "OPENAI_API_KEY", id: "openai", type: "openai", baseUrlEnv: "OPENAI_BASE_URL" },
   { env: "DEEPSEEK_API_KEY", id: "deepseek", type: "deepseek" },
   { env: "XAI_API_KEY", id: "xai", type: "grok" },
   { env: "GEMINI_API_KEY", id: "gemini", type: "gemini" },
@@ -219,6 +222,26 @@ export const ENV_PROVIDERS: Array<{ env: string; id: string; type: ProviderConfi
 /** Masks a secret for display: only its last 4 characters. */
 export function maskSecret(value: string): string {
   return value.length <= 8 ? "…" : `…${value.slice(-4)}`;
+}
+
+const envBaseUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * A provider base URL from the environment that points at this gateway itself, e.g. the
+ * `OPENAI_BASE_URL=http://127.0.0.1:4141/v1` printed for clients and exported in the shell that
+ * starts the gateway: every request would loop back into the gateway.
+ */
+function selfReferences(baseUrl: string, host: string, port: number): boolean {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return false;
+  }
+  const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const name = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const local = ["localhost", "127.0.0.1", "::1", "0.0.0.0", "::", host.replace(/^\[|\]$/g, "").toLowerCase()];
+  return port !== 0 && urlPort === port && (local.includes(name) || name.startsWith("127."));
 }
 
 function resolveProviders(
@@ -258,7 +281,10 @@ function resolveProviders(
     for (const e of ENV_PROVIDERS) {
       const value = env[e.env];
       // GEMINI_API_KEY wins over GOOGLE_API_KEY: one provider per id.
-      if (value && !providers.some((p) => p.id === e.id)) providers.push({ id: e.id, type: e.type, apiKeys: [{ value, ref: `env:${e.env}` }], headers: {}, source: "env" });
+      if (!value || providers.some((p) => p.id === e.id)) continue;
+      const baseUrl = (e.baseUrlEnv && env[e.baseUrlEnv]?.trim()) || undefined;
+      if (baseUrl && !envBaseUrl.safeParse(baseUrl).success) problems.push(`environment ${e.baseUrlEnv}: must be an http(s) URL`);
+      providers.push({ id: e.id, type: e.type, baseUrl, apiKeys: [{ value, ref: `env:${e.env}` }], headers: {}, source: "env" });
     }
   }
   const aliases: Record<string, string[]> = {};
@@ -446,12 +472,24 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     defaultMaxOutputTokens: gov.default_max_output_tokens ?? GOVERNANCE_CONFIG_DEFAULTS.defaultMaxOutputTokens,
   };
 
+  const host = pick("host", DEFAULTS.host)!;
+  const port = pick("port", DEFAULTS.port)!;
+  for (const p of providers) {
+    const e = ENV_PROVIDERS.find((x) => x.id === p.id && x.baseUrlEnv);
+    if (p.source === "env" && p.baseUrl && e && selfReferences(p.baseUrl, host, port)) {
+      problems.push(
+        `environment ${e.baseUrlEnv}: ${p.baseUrl} is this gateway itself (a client setting); unset ${e.baseUrlEnv} in the shell that starts llm-proxy, or point it at the real upstream`,
+      );
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
   const encryptionKey = env.LLM_PROXY_ENCRYPTION_KEY?.trim() || undefined;
   if (encryptionKey) origin.encryption_key = "env";
   const keyFile = pick("encryption_key_file", undefined);
   return {
-    host: pick("host", DEFAULTS.host)!,
-    port: pick("port", DEFAULTS.port)!,
+    host,
+    port,
     dataDir: path.resolve(pick("data_dir", defaultDataDir())!),
     logLevel: pick("log_level", DEFAULTS.log_level)!,
     logFormat: pick("log_format", DEFAULTS.log_format)!,

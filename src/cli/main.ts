@@ -22,6 +22,8 @@ import { bcryptHasher, ROLES, Users, type Role } from "../auth/users.ts";
 import { AuditLog } from "../auth/audit.ts";
 import { deleteSetupTokens } from "../db/users.ts";
 import { ClientError } from "../errors.ts";
+import { startDev } from "./dev.ts";
+import type { RunningServer } from "../server/serve.ts";
 
 export const HELP = `llm-proxy ${VERSION} — self-hosted LLM gateway
 
@@ -29,6 +31,11 @@ Usage: llm-proxy [command] [flags]
 
 Commands:
   serve                    Run the gateway (default when no command is given)
+  dev                      Zero-config gateway for coding agents on this machine: binds 127.0.0.1,
+                           providers from OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY, …,
+                           data in ~/.local/share/llm-proxy (or $XDG_DATA_HOME/llm-proxy), a client
+                           key kept there, Claude model names mapped to your provider, and prints
+                           settings for Claude Code, Codex and OpenAI SDKs
   migrate                  Apply database migrations and exit
   config check             Validate the configuration and print the effective settings (secrets masked)
   backup FILE              Write a consistent copy of the database to FILE (safe while the server runs)
@@ -128,6 +135,22 @@ function configure(flags: ConfigFlags, io: CliIO): { config: Config; logger: Log
   return { config, logger };
 }
 
+/** Serves until SIGTERM/SIGINT, then stops gracefully (a second signal exits at once). */
+function untilSignal(running: RunningServer, logger: Logger, io: CliIO): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const onSignal = io.onSignal ?? defaultIO.onSignal!;
+    let signals = 0;
+    onSignal(["SIGTERM", "SIGINT"], (signal) => {
+      if (++signals > 1) {
+        logger.warn("second signal: exiting now", { signal });
+        resolve(1);
+        return;
+      }
+      running.stop(signal).then(() => resolve(0), () => resolve(1));
+    });
+  });
+}
+
 /** Runs one CLI invocation and resolves with the process exit status. */
 export async function main(args: string[], io: CliIO = defaultIO): Promise<number> {
   try {
@@ -151,18 +174,12 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         only(1);
         const { config, logger } = configure(flags, io);
         const running = await startServer(config, logger);
-        return await new Promise<number>((resolve) => {
-          const onSignal = io.onSignal ?? defaultIO.onSignal!;
-          let signals = 0;
-          onSignal(["SIGTERM", "SIGINT"], (signal) => {
-            if (++signals > 1) {
-              logger.warn("second signal: exiting now", { signal });
-              resolve(1);
-              return;
-            }
-            running.stop(signal).then(() => resolve(0), () => resolve(1));
-          });
-        });
+        return await untilSignal(running, logger, io);
+      }
+      case "dev": {
+        only(1);
+        const { running, logger } = await startDev(flags, io, configure);
+        return await untilSignal(running, logger, io);
       }
       case "migrate": {
         only(1);
