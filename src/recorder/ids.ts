@@ -18,11 +18,34 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+let lastTime = -1;
+let lastRand: number[] = [];
+
+/**
+ * A new id. Monotonic within the process: ids minted in the same millisecond (or after the clock
+ * steps back by less than a second) reuse the last time and increment the random part, so
+ * creation order is id order. An explicit much older time (backfills, tests) mints a fresh id.
+ */
 export function newRequestId(now = Date.now()): string {
-  const bytes = crypto.randomBytes(16);
-  let rand = "";
-  for (let i = 0; i < 16; i++) rand += ALPHABET[bytes[i]! & 31];
-  return ID_PREFIX + encodeTime(now) + rand;
+  let rand: number[];
+  if (now <= lastTime && now > lastTime - 1000) {
+    now = lastTime;
+    rand = lastRand.slice();
+    for (let i = rand.length - 1; i >= 0; i--) {
+      if (rand[i]! < 31) {
+        rand[i]!++;
+        break;
+      }
+      rand[i] = 0;
+    }
+  } else {
+    const bytes = crypto.randomBytes(16);
+    // The top bit stays clear so increments within one millisecond cannot overflow in practice.
+    rand = Array.from(bytes, (b, i) => (i === 0 ? b & 15 : b & 31));
+  }
+  lastTime = now;
+  lastRand = rand;
+  return ID_PREFIX + encodeTime(now) + rand.map((d) => ALPHABET[d]).join("");
 }
 
 /** The smallest id that can be minted at `ms` (ids at or after `ms` compare >= it). */

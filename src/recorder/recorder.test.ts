@@ -195,3 +195,11 @@ describe("store", () => {
     h.close();
   });
 });
+
+test("ids minted in the same millisecond keep creation order", () => {
+  const at = Date.now() + 60_000;
+  const ids = Array.from({ length: 1000 }, () => newRequestId(at));
+  expect([...ids].sort()).toEqual(ids);
+  expect(new Set(ids).size).toBe(1000);
+  expect(newRequestId(at - 5) > ids.at(-1)!).toBe(true); // a clock step back cannot reorder
+});

@@ -136,7 +136,7 @@ describe("sign-in (one server, users reused across tests)", () => {
     await b.login("root", "first-admin-password");
     const good = b.cookie!;
     const [id, tag] = good.split(".") as [string, string];
-    const flip = (x: string) => (x[5] === "A" ? "B" : "A") + x.slice(1);
+    const flip = (x: string) => (x[0] === "A" ? "B" : "A") + x.slice(1);
     for (const bad of [`${flip(id)}.${tag}`, `${id}.${flip(tag)}`, `${id}.`, id, "garbage", `${id}.${tag}x`]) {
       b.cookie = bad;
       expect((await b.get("/api/auth/me")).status).toBe(401);
