@@ -29,6 +29,8 @@ export async function bundleDashboard(): Promise<Array<{ rel: string; blob: Blob
     entrypoints: [path.join(STATIC_DIR, "index.html")],
     target: "browser",
     minify: true,
+    // Pages and uPlot load on demand (dynamic imports become their own chunks).
+    splitting: true,
     publicPath: "/",
     naming: { entry: "[name].[ext]", chunk: "assets/[name]-[hash].[ext]", asset: "assets/[name]-[hash].[ext]" },
     define: { "process.env.NODE_ENV": '"production"' },

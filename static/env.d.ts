@@ -1,0 +1,2 @@
+// Side-effect CSS imports are bundled by Bun (the CSS ends up in the page's stylesheet).
+declare module "*.css";
