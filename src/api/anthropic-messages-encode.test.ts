@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import type { ChatResult, ProviderErrorClass, ProviderErrorInfo, StreamEvent } from '../core/types.ts';
+import { anthropic } from '../providers/anthropic.ts';
 import { loadFixture } from '../testing/fixtures.ts';
 import {
   ANTHROPIC_SSE_PING,
@@ -42,8 +43,8 @@ const result = (overrides: Partial<ChatResult>): ChatResult => ({
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real Anthropic streams, mirrored: decode each fixture into StreamEvents the way an Anthropic upstream
-// adapter would, encode them again, and compare with the fixture event by event.
+// Real Anthropic streams, mirrored: decode each fixture into StreamEvents with the Anthropic upstream
+// adapter, encode them again, and compare with the fixture event by event.
 
 function parseSSE(raw: Uint8Array): AnthropicSSEEvent[] {
   return new TextDecoder()
@@ -56,42 +57,10 @@ function parseSSE(raw: Uint8Array): AnthropicSSEEvent[] {
     });
 }
 
+/** Decoded by the real Anthropic upstream adapter, so this also checks the metadata convention both sides share. */
 function toStreamEvents(wire: AnthropicSSEEvent[]): StreamEvent[] {
-  const events: StreamEvent[] = [];
-  const toolIndex = new Map<number, number>();
-  for (const { data } of wire) {
-    const block = data.content_block as Record<string, string> | undefined;
-    const delta = data.delta as Record<string, string> | undefined;
-    const index = data.index as number;
-    if (data.type === 'message_start') events.push({ type: 'response-start', warnings: [] });
-    if (block?.type === 'tool_use') {
-      toolIndex.set(index, toolIndex.size);
-      events.push({ type: 'tool-call-delta', index: toolIndex.get(index)!, id: block.id, name: block.name, argumentsDelta: '' });
-    }
-    if (delta?.type === 'text_delta') events.push({ type: 'text-delta', delta: delta.text! });
-    if (delta?.type === 'thinking_delta') events.push({ type: 'reasoning-delta', delta: delta.thinking! });
-    if (delta?.type === 'signature_delta') {
-      events.push({ type: 'reasoning-delta', delta: '', providerMetadata: { anthropic: { signature: delta.signature } } });
-    }
-    if (delta?.type === 'input_json_delta') {
-      events.push({ type: 'tool-call-delta', index: toolIndex.get(index)!, argumentsDelta: delta.partial_json! });
-    }
-    if (data.type === 'message_delta') {
-      const usage = data.usage as Record<string, number>;
-      const cached = usage.cache_read_input_tokens!;
-      const written = usage.cache_creation_input_tokens!;
-      events.push({
-        type: 'finish',
-        finishReason: { unified: delta!.stop_reason === 'tool_use' ? 'tool-calls' : 'stop', raw: delta!.stop_reason },
-        usage: { inputTokens: usage.input_tokens! + cached + written, cachedInputTokens: cached, cacheWriteInputTokens: written, outputTokens: usage.output_tokens },
-      });
-    }
-    if (data.type === 'error') {
-      const error = data.error as { message: string };
-      events.push({ type: 'error', error: { message: error.message, errorClass: 'overloaded', retryable: true } });
-    }
-  }
-  return events;
+  const decoder = anthropic.createStreamDecoder([]);
+  return [...wire.flatMap(({ data }) => decoder.push(anthropic.chunkSchema.parse(data))), ...decoder.end()];
 }
 
 /** What we deliberately do not reproduce: pings, `caller`, Anthropic's leading empty input_json_delta. */
@@ -206,21 +175,46 @@ describe('createAnthropicStreamEncoder', () => {
     expect(events.at(-2)!.data.delta).toEqual({ stop_reason: 'tool_use', stop_sequence: null });
   });
 
-  test('signatures: Anthropic signature closes its block; a signature alone makes an empty thinking block', () => {
+  test('Anthropic thinking list: each new entry signs and closes its block; undisplayed and redacted blocks come whole', () => {
+    const signed = { type: 'thinking', thinking: 'Plan.', signature: 'sig-1' } as const;
+    const omitted = { type: 'thinking', thinking: '', signature: 'omitted-display' } as const;
+    const redacted = { type: 'redacted_thinking', data: 'opaque' } as const;
+    const list = (...thinking: object[]) => ({ anthropic: { thinking } });
     const events = encodeAll([
-      { type: 'reasoning-delta', delta: '', providerMetadata: { anthropic: { signature: 'omitted-display' } } },
-      { type: 'reasoning-delta', delta: '', providerMetadata: { anthropic: { redactedData: 'opaque' } } },
+      { type: 'reasoning-delta', delta: 'Plan.' },
+      { type: 'reasoning-delta', delta: '', providerMetadata: list(signed) },
+      { type: 'reasoning-delta', delta: '', providerMetadata: list(signed, omitted) },
+      { type: 'reasoning-delta', delta: '', providerMetadata: list(signed, omitted, redacted) },
+      // A repeated list (e.g. the same metadata again at finish) adds nothing.
+      { type: 'reasoning-delta', delta: '', providerMetadata: list(signed, omitted, redacted) },
       { type: 'text-delta', delta: 'ok' },
       finish,
     ]);
-    expect(events.slice(1, 6).map(({ data }) => data)).toEqual([
+    expect(events.slice(1, 11).map(({ data }) => data)).toEqual([
       { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
-      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'omitted-display' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Plan.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig-1' } },
       { type: 'content_block_stop', index: 0 },
-      { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'opaque' } },
+      { type: 'content_block_start', index: 1, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'signature_delta', signature: 'omitted-display' } },
       { type: 'content_block_stop', index: 1 },
+      { type: 'content_block_start', index: 2, content_block: { type: 'redacted_thinking', data: 'opaque' } },
+      { type: 'content_block_stop', index: 2 },
+      { type: 'content_block_start', index: 3, content_block: { type: 'text', text: '' } },
     ]);
-    expect(events[6]!.data).toMatchObject({ type: 'content_block_start', index: 2 });
+  });
+
+  test('an Anthropic thinking entry whose text was not streamed is sent whole', () => {
+    const events = encodeAll([
+      { type: 'reasoning-delta', delta: '', providerMetadata: { anthropic: { thinking: [{ type: 'thinking', thinking: 'Whole.', signature: 's' }] } } },
+      finish,
+    ]);
+    expect(skeleton(events).slice(1, 5)).toEqual([
+      'content_block_start:0:thinking',
+      'content_block_delta:0:thinking_delta',
+      'content_block_delta:0:signature_delta',
+      'content_block_stop:0',
+    ]);
   });
 
   test('other providers: per-call state before its tool_use, message-level state last, decodable', () => {
@@ -358,15 +352,12 @@ describe('toAnthropicMessage', () => {
   });
 
   test('Anthropic thinking blocks verbatim and in order when the upstream gave them', () => {
-    const thinkingBlocks = [
+    const thinking = [
       { type: 'thinking', thinking: 'one', signature: 's1' },
       { type: 'redacted_thinking', data: 'r' },
     ];
-    const message = toAnthropicMessage(
-      result({ reasoning: 'one', text: 'ok', providerMetadata: { anthropic: { thinkingBlocks, signature: 's1' } } }),
-      ctx,
-    );
-    expect(message.content).toEqual([...thinkingBlocks, { type: 'text', text: 'ok' }]);
+    const message = toAnthropicMessage(result({ reasoning: 'one', text: 'ok', providerMetadata: { anthropic: { thinking } } }), ctx);
+    expect(message.content).toEqual([...thinking, { type: 'text', text: 'ok' }]);
   });
 
   test('tool calls: synthetic ids, invalid JSON arguments become {}, stop tool_use; Gemini state first', () => {

@@ -12,7 +12,12 @@ import type {
   Usage,
 } from '../core/types.ts';
 import { providerErrorToAnthropic } from './anthropic-messages-errors.ts';
-import { encodeReplayState, readAnthropicMetadata, withoutAnthropic } from './anthropic-messages-state.ts';
+import {
+  type AnthropicThinkingBlock,
+  encodeReplayState,
+  readAnthropicMetadata,
+  withoutAnthropic,
+} from './anthropic-messages-state.ts';
 
 /** One SSE message: the `event:` name and the `data:` JSON. */
 export type AnthropicSSEEvent = { event: string; data: Record<string, unknown> };
@@ -112,13 +117,10 @@ export function toAnthropicMessage(result: ChatResult, ctx: AnthropicMessageCont
   const envelope = encodeReplayState({ message: result.providerMetadata, calls });
   const anthropic = readAnthropicMetadata(result.providerMetadata);
   const content: Record<string, unknown>[] = [];
-  if (anthropic.thinkingBlocks) content.push(...anthropic.thinkingBlocks);
-  else {
-    if (result.reasoning || anthropic.signature) {
-      // The SDK types require a string: '' when nothing signed the reasoning (DeepSeek, Gemini thoughts).
-      content.push({ type: 'thinking', thinking: result.reasoning ?? '', signature: anthropic.signature ?? '' });
-    }
-    if (anthropic.redactedData) content.push({ type: 'redacted_thinking', data: anthropic.redactedData });
+  if (anthropic.thinking) content.push(...anthropic.thinking);
+  else if (result.reasoning) {
+    // The SDK types require a string: '' when nothing signed the reasoning (DeepSeek, Gemini thoughts).
+    content.push({ type: 'thinking', thinking: result.reasoning, signature: '' });
   }
   if (result.text) content.push({ type: 'text', text: result.text });
   // Other providers' state: after the text (content[0] stays the text for plain replies), before the calls.
@@ -168,7 +170,8 @@ const CHARS_PER_TOKEN = 4;
  * StreamEvents → Anthropic's event sequence: `message_start`, per block `content_block_start` /
  * `content_block_delta`… / `content_block_stop`, `message_delta` (stop reason, cumulative usage),
  * `message_stop`. Thinking blocks end with a `signature_delta` when a signature is known: Anthropic's
- * (`providerMetadata.anthropic.signature` on a reasoning-delta closes the block), or the replay state
+ * (each new entry of the `providerMetadata.anthropic.thinking` list on a reasoning-delta closes the
+ * open thinking block with its signature, or is a redacted_thinking block), or the replay state
  * of other providers (before a tool_use block whose call carries metadata, and once more before
  * `message_delta` for message-level metadata). Tool-call fragments stream as `input_json_delta`;
  * calls are expected one after another (a fragment for a call whose block was closed is dropped).
@@ -183,6 +186,8 @@ export function createAnthropicStreamEncoder(ctx: AnthropicStreamContext): Anthr
   let failed = false;
   let nextIndex = 0;
   let open: { index: number; kind: 'text' | 'thinking' | 'tool_use' } | undefined;
+  /** Entries of the Anthropic upstream's thinking list already turned into blocks. */
+  let anthropicBlocks = 0;
   const calls = new Map<number, { index: number; id: string }>();
   let messageMetadata: ProviderMetadata | undefined;
   const callMetadata: Record<string, ProviderMetadata> = {};
@@ -231,6 +236,22 @@ export function createAnthropicStreamEncoder(ctx: AnthropicStreamContext): Anthr
   };
   const delta = (out: AnthropicSSEEvent[], index: number, body: Record<string, unknown>) =>
     out.push(sse('content_block_delta', { index, delta: body }));
+  /**
+   * An Anthropic upstream's thinking block is complete: sign the open thinking block (its text was
+   * streamed) and close it; with none open (thinking not displayed) the block is sent whole.
+   */
+  const completeThinking = (out: AnthropicSSEEvent[], block: AnthropicThinkingBlock) => {
+    if (block.type === 'redacted_thinking') {
+      openBlock(out, { type: 'redacted_thinking', data: block.data });
+      return;
+    }
+    if (open?.kind !== 'thinking') {
+      const index = openBlock(out, { type: 'thinking', thinking: '', signature: '' });
+      if (block.thinking) delta(out, index, { type: 'thinking_delta', thinking: block.thinking });
+    }
+    if (block.signature) delta(out, open!.index, { type: 'signature_delta', signature: block.signature });
+    close(out);
+  };
   /** Signs the open thinking block (or a new empty one) and closes it. */
   const sign = (out: AnthropicSSEEvent[], signature: string) => {
     const index =
@@ -266,8 +287,9 @@ export function createAnthropicStreamEncoder(ctx: AnthropicStreamContext): Anthr
           delta(out, open!.index, { type: 'thinking_delta', thinking: event.delta });
           outputChars += event.delta.length;
         }
-        if (anthropic.signature) sign(out, anthropic.signature);
-        if (anthropic.redactedData) openBlock(out, { type: 'redacted_thinking', data: anthropic.redactedData });
+        const blocks = anthropic.thinking ?? [];
+        for (const block of blocks.slice(anthropicBlocks)) completeThinking(out, block);
+        anthropicBlocks = Math.max(anthropicBlocks, blocks.length);
         break;
       }
       case 'tool-call-delta': {

@@ -21,12 +21,17 @@ const finish = (unified: 'stop' | 'tool-calls', usage = {}): Extract<StreamEvent
   usage,
 });
 
-/** An Anthropic-upstream-like turn: signed thinking, text, two parallel tool calls in fragments. */
+/** An Anthropic-upstream turn: signed thinking, text, two parallel tool calls in fragments. */
 const anthropicTurn: StreamEvent[] = [
   { type: 'response-start', warnings: [], id: 'up-1', model: 'gw-sonnet' },
   { type: 'reasoning-delta', delta: 'Two cities, ' },
   { type: 'reasoning-delta', delta: 'two calls.' },
-  { type: 'reasoning-delta', delta: '', providerMetadata: { anthropic: { signature: 'EqQBCgIYAhIM' } } },
+  // As the Anthropic adapter reports a completed thinking block: the list so far, signatures included.
+  {
+    type: 'reasoning-delta',
+    delta: '',
+    providerMetadata: { anthropic: { thinking: [{ type: 'thinking', thinking: 'Two cities, two calls.', signature: 'EqQBCgIYAhIM' }] } },
+  },
   { type: 'text-delta', delta: "I'll check " },
   { type: 'text-delta', delta: 'both.' },
   { type: 'tool-call-delta', index: 0, id: 'toolu_A', name: 'get_weather', argumentsDelta: '' },
@@ -211,7 +216,7 @@ describe('official @anthropic-ai/sdk', () => {
         finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
         usage: { inputTokens: 40, cachedInputTokens: 30, outputTokens: 9 },
         warnings: [],
-        providerMetadata: { anthropic: { signature: 'sig-1' } },
+        providerMetadata: { anthropic: { thinking: [{ type: 'thinking', thinking: 'Easy.', signature: 'sig-1' }] } },
       },
     };
     const message = await client.messages.create({

@@ -4,31 +4,31 @@
 // but drop unknown fields. The one opaque string they faithfully replay is a thinking block's
 // `signature`. So:
 // * Anthropic upstream: thinking / redacted_thinking blocks are real; they travel in
-//   `providerMetadata.anthropic` (`thinkingBlocks`, in order, wire format; `signature` for the single
-//   block case) and are handed back verbatim.
+//   `providerMetadata.anthropic.thinking` (in order, wire format), the Anthropic adapter's convention
+//   (providers/anthropic-metadata.ts), and are handed back verbatim.
 // * Other upstreams: their opaque state (Gemini `thoughtSignature` on the message and on each function
 //   call, …) is packed into the signature of a thinking block as `llm-proxy.v1.<base64url JSON>`,
 //   which is not valid base64 and so never mistaken for (or sent to Anthropic as) a real signature.
 import type { ProviderMetadata } from '../core/types.ts';
-import type { AnthropicCacheControl } from './anthropic-messages-schema.ts';
+import { type AnthropicThinkingBlock, readThinkingBlocks } from '../providers/anthropic-metadata.ts';
 
-/** A thinking block in Anthropic's wire format, as stored in `providerMetadata.anthropic.thinkingBlocks`. */
-export type AnthropicThinkingBlock =
-  | { type: 'thinking'; thinking: string; signature: string }
-  | { type: 'redacted_thinking'; data: string };
+// The contract with the Anthropic upstream adapter (what this dialect writes into providerOptions and
+// reads from providerMetadata) is the adapter's: re-exported here for the dialect's users.
+export {
+  ANTHROPIC_INBOUND_KEY,
+  type AnthropicBlockExtras,
+  type AnthropicInboundOptions,
+  type AnthropicThinkingBlock,
+} from '../providers/anthropic-metadata.ts';
 
 /**
- * Keys this dialect reads from and writes to `providerMetadata.anthropic`:
- * - `thinkingBlocks`: AnthropicThinkingBlock[], the turn's thinking blocks in order (message level);
- * - `signature`: string, a thinking block's signature (on the message, or on a `reasoning-delta`
- *   event, where it also closes the current thinking block);
- * - `redactedData`: string, a redacted_thinking block's `data` (on a `reasoning-delta` event);
+ * Keys this dialect reads from `providerMetadata.anthropic` (and writes on parsed assistant messages):
+ * - `thinking`: AnthropicThinkingBlock[], the turn's thinking blocks in order (message level; on a
+ *   `reasoning-delta` event, the list so far: each new entry closes a block, with its signature);
  * - `stopSequence`: string, the stop sequence that ended the turn (on `finish` / the result).
  */
 export type AnthropicMetadata = {
-  thinkingBlocks?: AnthropicThinkingBlock[];
-  signature?: string;
-  redactedData?: string;
+  thinking?: AnthropicThinkingBlock[];
   stopSequence?: string;
 };
 
@@ -37,21 +37,10 @@ export function readAnthropicMetadata(metadata: ProviderMetadata | undefined): A
   const raw = metadata?.anthropic;
   if (!raw) return {};
   const out: AnthropicMetadata = {};
-  if (typeof raw.signature === 'string' && raw.signature) out.signature = raw.signature;
-  if (typeof raw.redactedData === 'string' && raw.redactedData) out.redactedData = raw.redactedData;
   if (typeof raw.stopSequence === 'string') out.stopSequence = raw.stopSequence;
-  if (Array.isArray(raw.thinkingBlocks)) {
-    const blocks = raw.thinkingBlocks.filter(isThinkingBlock);
-    if (blocks.length > 0) out.thinkingBlocks = blocks;
-  }
+  const blocks = readThinkingBlocks(metadata);
+  if (blocks.length > 0) out.thinking = blocks;
   return out;
-}
-
-function isThinkingBlock(value: unknown): value is AnthropicThinkingBlock {
-  if (!value || typeof value !== 'object') return false;
-  const block = value as Record<string, unknown>;
-  if (block.type === 'thinking') return typeof block.thinking === 'string' && typeof block.signature === 'string';
-  return block.type === 'redacted_thinking' && typeof block.data === 'string';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,30 +101,3 @@ export function decodeReplayState(signature: string): ReplayState | undefined {
     return undefined;
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// What an Anthropic upstream needs that ChatRequest cannot say
-
-/** Key under `providerOptions.anthropic` holding AnthropicInboundOptions (not a wire key: strip it). */
-export const ANTHROPIC_INBOUND_KEY = 'inbound';
-
-/**
- * Raw keys to put back on the block an Anthropic upstream builds for one ChatRequest message:
- * - `message`: index into `ChatRequest.messages`;
- * - `part`: for a user message with array content, the index into `content`; for an assistant message,
- *   the index into `toolCalls` (its tool_use block); absent for the message's single block (system
- *   text block, tool_result, user string content) or the assistant's text block.
- */
-export type AnthropicBlockExtras = {
-  message: number;
-  part?: number;
-  extras: { cache_control?: AnthropicCacheControl; is_error?: true };
-};
-
-/** Stored at `providerOptions.anthropic.inbound` by parseAnthropicMessagesRequest. */
-export type AnthropicInboundOptions = {
-  /** cache_control breakpoints and tool_result `is_error` flags, by position. */
-  blocks?: AnthropicBlockExtras[];
-  /** Raw extra keys per custom tool name (cache_control, defer_loading, eager_input_streaming, …). */
-  tools?: Record<string, Record<string, unknown>>;
-};

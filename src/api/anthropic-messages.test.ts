@@ -241,7 +241,7 @@ describe('parseAnthropicMessagesRequest: blocks', () => {
       toolCalls: [{ id: 'toolu_1', name: 'Bash', arguments: '{}' }],
       providerMetadata: {
         anthropic: {
-          thinkingBlocks: [
+          thinking: [
             { type: 'thinking', thinking: 'First.', signature: 'sig1' },
             { type: 'redacted_thinking', data: 'REDACTED' },
           ],
@@ -254,14 +254,14 @@ describe('parseAnthropicMessagesRequest: blocks', () => {
     ]);
   });
 
-  test('one signed thinking block also sets `signature`; unsigned thinking is reasoning only', () => {
+  test('one signed thinking block is a one-entry list; unsigned thinking is reasoning only', () => {
     const messages = (content: unknown[]) => [{ role: 'user', content: 'q' }, { role: 'assistant', content }];
     const signed = parseOk({ ...minimal, messages: messages([{ type: 'thinking', thinking: 'T', signature: 'S' }]) });
     expect(signed.request.messages[1]).toEqual({
       role: 'assistant',
       content: '',
       reasoning: 'T',
-      providerMetadata: { anthropic: { thinkingBlocks: [{ type: 'thinking', thinking: 'T', signature: 'S' }], signature: 'S' } },
+      providerMetadata: { anthropic: { thinking: [{ type: 'thinking', thinking: 'T', signature: 'S' }] } },
     });
     const unsigned = parseOk({ ...minimal, messages: messages([{ type: 'thinking', thinking: 'T', signature: '' }, { type: 'text', text: 'x' }]) });
     expect(unsigned.request.messages[1]).toEqual({ role: 'assistant', content: 'x', reasoning: 'T' });
@@ -339,7 +339,7 @@ describe('parseAnthropicMessagesRequest: parameters', () => {
           container: 'c1',
           cache_control: ephemeral,
           brand_new_field: { x: 1 },
-          inbound: { tools: { Bash: { cache_control: ephemeral } } },
+          inbound: { tools: { Bash: { cache_control: ephemeral, strict: true } } },
         },
       },
     });

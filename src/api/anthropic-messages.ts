@@ -11,14 +11,17 @@
 // * `document` with text / content sources and `search_result` → text parts; PDF, URL and Files-API
 //   documents and Files-API images → a text placeholder plus a warning (never a 400: they sit in
 //   Claude Code's history). Server-tool blocks and Anthropic-defined / server tools → 400.
-// * assistant `thinking` → `reasoning`; signed blocks also go to providerMetadata.anthropic.
+// * assistant `thinking` → `reasoning`; signed and redacted blocks also go, in order and verbatim, to
+//   providerMetadata.anthropic.thinking (the Anthropic adapter's convention: providers/anthropic-metadata.ts).
 // * thinking `{type:"enabled", budget_tokens}` → reasoningEffort by budget (< 4096 low, < 16384 medium,
 //   else high). `adaptive`, `disabled` and `output_config.effort` leave it unset (the provider default):
 //   Claude Code sends adaptive + effort to every model, and a reasoning_effort would make non-reasoning
 //   upstreams (gpt-4o, …) fail. The raw values reach Anthropic upstreams through providerOptions.
 // * every top-level key not mapped to a ChatRequest field (thinking, top_k, output_config,
 //   context_management, service_tier, container, cache_control, unknown future keys) → verbatim in
-//   `providerOptions.anthropic`, next to the non-wire `inbound` key (AnthropicInboundOptions).
+//   `providerOptions.anthropic`, next to the non-wire `inbound` key (AnthropicInboundOptions: block-level
+//   cache_control / is_error by position, extra tool keys; the route adds the anthropic-beta values),
+//   which the Anthropic adapter strips and puts back on the blocks and tools it builds.
 import type {
   ChatMessage,
   ChatRequest,
@@ -92,7 +95,8 @@ export function parseAnthropicMessagesRequest(body: unknown): AnthropicParseResu
   if (data.tools?.length) {
     request.tools = data.tools.map((tool) => {
       const { type: _type, name, description, input_schema, strict, ...extras } = tool;
-      const kept = Object.fromEntries(Object.entries(extras).filter(([, value]) => value != null));
+      // `strict` is mapped for every provider and kept raw for Anthropic upstreams too.
+      const kept = Object.fromEntries(Object.entries({ ...extras, strict }).filter(([, value]) => value != null));
       if (Object.keys(kept).length > 0) (inbound.tools ??= {})[name] = kept;
       const definition: ToolDefinition = { name, parameters: input_schema };
       if (description != null) definition.description = description;
@@ -327,12 +331,7 @@ class Converter {
       );
     }
     if (reasoning.length > 0) message.reasoning = reasoning.join('\n');
-    if (thinkingBlocks.length > 0) {
-      const [only] = thinkingBlocks;
-      const anthropic: Record<string, unknown> = { thinkingBlocks };
-      if (thinkingBlocks.length === 1 && only?.type === 'thinking') anthropic.signature = only.signature;
-      metadata = mergeProviderMetadata(metadata, { anthropic });
-    }
+    if (thinkingBlocks.length > 0) metadata = mergeProviderMetadata(metadata, { anthropic: { thinking: thinkingBlocks } });
     if (metadata) message.providerMetadata = metadata;
     this.messages.push(message);
   }

@@ -130,3 +130,103 @@ export const geminiToolTurn: StreamEvent[] = [
     providerMetadata: { gemini: { thoughtSignature: 'c2lnLW1lc3NhZ2U=' } },
   },
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Reading and checking a Responses event stream (gateway tests that read the wire as Codex does)
+
+/** One SSE message of a Responses stream: its `event:` name and parsed `data`. */
+export type WireEvent = { event: string | undefined; data: Record<string, any> };
+
+/** Reads a whole `text/event-stream` body (Codex reads `type` from the data; the SDK wants `event:`). */
+export async function readResponsesSSE(body: ReadableStream<Uint8Array> | null): Promise<WireEvent[]> {
+  const text = await new Response(body).text();
+  const events: WireEvent[] = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    let event: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (data.length > 0) events.push({ event, data: JSON.parse(data.join('\n')) });
+  }
+  return events;
+}
+
+/**
+ * Checks the structure of a Responses event stream and returns its terminal response:
+ * `response.created`, `response.in_progress`, then output items one at a time with
+ * `output_index` 0, 1, 2…, deltas on the open item that add up to its `.done` text, every event's
+ * `sequence_number` equal to its position, and one terminal event (`response.completed` |
+ * `response.incomplete`, or `response.failed` followed by `error`) whose `output` is the items as
+ * `output_item.done` delivered them. Throws a descriptive Error on the first violation.
+ */
+export function checkResponsesEventSequence(
+  events: Record<string, any>[],
+  /** The `error` after `response.failed` was consumed by the SDK (which raises it instead of yielding it). */
+  options: { errorRaised?: boolean } = {},
+): Record<string, any> {
+  const fail = (at: number, why: string): never => {
+    throw new Error(`event ${at} (${events[at]?.type}): ${why}`);
+  };
+  if (events[0]?.type !== 'response.created') fail(0, 'the stream must start with response.created');
+  if (events[1]?.type !== 'response.in_progress') fail(1, 'response.in_progress must follow response.created');
+  const done: Record<string, any>[] = [];
+  let open: { index: number; id: string; text: string; args: string; type: string } | undefined;
+  let terminal: Record<string, any> | undefined;
+  events.forEach((event, at) => {
+    if (event.sequence_number !== at) fail(at, `sequence_number ${event.sequence_number}, expected ${at}`);
+    if (terminal && !(terminal.type === 'response.failed' && event.type === 'error' && at === events.length - 1)) {
+      fail(at, 'nothing may follow the terminal event (except one `error` after response.failed)');
+    }
+    const onOpen = () => {
+      if (!open || event.output_index !== open.index || event.item_id !== open.id) fail(at, 'not on the open output item');
+      return open!;
+    };
+    switch (event.type) {
+      case 'response.output_item.added':
+        if (open) fail(at, 'an item was added while another is open');
+        if (event.output_index !== done.length) fail(at, `output_index ${event.output_index}, expected ${done.length}`);
+        open = { index: event.output_index, id: event.item.id, text: '', args: '', type: event.item.type };
+        break;
+      case 'response.output_text.delta':
+      case 'response.reasoning_summary_text.delta':
+        onOpen().text += event.delta;
+        break;
+      case 'response.function_call_arguments.delta':
+        onOpen().args += event.delta;
+        break;
+      case 'response.output_text.done':
+      case 'response.reasoning_summary_text.done':
+        if (onOpen().text !== event.text) fail(at, 'the deltas do not add up to the done text');
+        break;
+      case 'response.function_call_arguments.done':
+        if (onOpen().args !== event.arguments) fail(at, 'the deltas do not add up to the done arguments');
+        break;
+      case 'response.output_item.done': {
+        if (!open || event.output_index !== open.index || event.item.id !== open.id) fail(at, 'output_item.done is not for the open item');
+        const item = event.item as Record<string, any>;
+        if (item.type === 'function_call' && item.arguments !== open!.args) fail(at, 'function_call arguments differ from the deltas');
+        if (item.type === 'message' && item.content[0].text !== open!.text) fail(at, 'message text differs from the deltas');
+        done.push(item);
+        open = undefined;
+        break;
+      }
+      case 'response.completed':
+      case 'response.incomplete':
+      case 'response.failed':
+        terminal = event;
+        if (event.response.status !== event.type.slice('response.'.length)) fail(at, 'status differs from the event type');
+        if (event.type !== 'response.failed') {
+          if (open) fail(at, 'an item is still open');
+          if (JSON.stringify(event.response.output) !== JSON.stringify(done)) fail(at, 'response.output differs from the items delivered');
+        }
+        break;
+    }
+  });
+  if (!terminal) fail(events.length - 1, 'the stream has no terminal event');
+  if (terminal!.type === 'response.failed' && events.at(-1)?.type !== 'error' && !options.errorRaised) {
+    fail(events.length - 1, 'response.failed must be followed by error');
+  }
+  return terminal!.response;
+}

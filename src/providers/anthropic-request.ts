@@ -13,15 +13,31 @@
 //   thinking parameter (and a warning unless the effort was `none`).
 // * Thinking state lives in `providerMetadata.anthropic.thinking` on the assistant message: the
 //   turn's thinking / redacted_thinking blocks verbatim (`{type:"thinking", thinking, signature}` |
-//   `{type:"redacted_thinking", data}`), in order. They are replayed before the turn's text and
-//   tool_use blocks; reasoning_content text sent back by a client is not used (it carries no signature).
+//   `{type:"redacted_thinking", data}`), in order (the convention: anthropic-metadata.ts). They are
+//   replayed before the turn's text and tool_use blocks; reasoning_content text sent back by a client
+//   is not used (it carries no signature).
 // * response_format json has no Anthropic equivalent: it becomes a system-prompt instruction (with the
 //   schema, when there is one) and an `unsupported-setting` warning.
 // * Anthropic-native top-level parameters sent as extra keys (`thinking`, `top_k`, `cache_control`,
 //   `system`, `metadata.user_id`, `service_tier`, `output_config`, …) are passed through; a native
 //   `system` (string or text blocks, e.g. with `cache_control`) goes before the system messages.
-//   `providerOptions.anthropic` is merged into the body last.
+// * `providerOptions.anthropic` (anthropic-metadata.ts): its native parameters go into the body over
+//   the mapped ones, before the thinking rules and max_tokens; its `inbound` options (from the
+//   Anthropic dialect) are never sent but put cache_control / is_error back on the blocks built for
+//   the messages they came with, extra keys on tools, and anthropic-beta values in the header. With
+//   a cache_control on a system message, `system` is sent as text blocks (in order) to carry it.
 import type { ChatMessage, ChatRequest, ContentPart, ReasoningEffort, ToolCall, Warning } from '../core/types.ts';
+import {
+  type Extras,
+  type ExtrasIndex,
+  type MessageExtras,
+  indexBlockExtras,
+  readThinkingBlocks,
+  splitAnthropicOptions,
+  withExtras,
+} from './anthropic-metadata.ts';
+
+export { type AnthropicThinkingBlock, readThinkingBlocks } from './anthropic-metadata.ts';
 
 /** Sent as `anthropic-version` on every request. */
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -50,31 +66,10 @@ export type AnthropicTurn = { role: 'user' | 'assistant'; content: string | Anth
 /** An outgoing request body (what we send is ours to type loosely). */
 export type AnthropicBody = Record<string, unknown>;
 
-/** A thinking block as stored in providerMetadata.anthropic.thinking and replayed verbatim. */
-export type AnthropicThinkingBlock =
-  | { type: 'thinking'; thinking: string; signature: string }
-  | { type: 'redacted_thinking'; data: string };
-
 type AssistantMessage = Extract<ChatMessage, { role: 'assistant' }>;
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The thinking blocks stored on an assistant message (malformed entries are skipped). */
-export function readThinkingBlocks(metadata: AssistantMessage['providerMetadata']): AnthropicThinkingBlock[] {
-  const stored = metadata?.anthropic?.thinking;
-  if (!Array.isArray(stored)) return [];
-  const blocks: AnthropicThinkingBlock[] = [];
-  for (const block of stored) {
-    if (!isPlainObject(block)) continue;
-    if (block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') {
-      blocks.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
-    } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
-      blocks.push({ type: 'redacted_thinking', data: block.data });
-    }
-  }
-  return blocks;
-}
 
 /** Claude 3 Haiku / Sonnet / Opus and Claude 2 / Instant: at most 4096 output tokens. */
 const isLegacyModel = (model: string) => /^claude-(3-(haiku|sonnet|opus)|2|instant)/.test(model);
@@ -98,35 +93,43 @@ export function buildAnthropicBody(request: ChatRequest, options: { stream: bool
   const unsupported = (setting: string, detail: string) => warnings.push({ type: 'unsupported-setting', setting, detail });
   const extra = { ...request.extra };
   const model = request.model;
+  const { native: nativeOptions, inbound } = splitAnthropicOptions(request.providerOptions?.anthropic);
 
-  const { system, turns } = mapMessages(request.messages, warnings);
+  const { system, turns } = mapMessages(request.messages, warnings, indexBlockExtras(inbound.blocks));
   const body: AnthropicBody = { model };
 
   // System prompt: the native top-level `system` first, then system/developer messages, then the
-  // JSON-mode instruction. One plain string unless native blocks (e.g. with cache_control) came in.
+  // JSON-mode instruction. One plain string unless blocks are needed: native ones came in, or a
+  // system message carries a cache_control breakpoint.
   const native = extra.system;
   delete extra.system;
-  const texts = [...system];
+  const entries: SystemEntry[] = [...system];
   const format = request.responseFormat;
-  if (format?.type === 'json') {
-    texts.push(jsonInstruction(format));
+  const nativeFormat = isPlainObject(nativeOptions.output_config) && nativeOptions.output_config.format != null;
+  if (format?.type === 'json' && !nativeFormat) {
+    entries.push({ text: jsonInstruction(format) });
     unsupported('responseFormat', 'Anthropic has no JSON mode; sent as a system-prompt instruction');
   }
+  const blocks = entries.map(({ text, cache_control }) => (cache_control ? { type: 'text', text, cache_control } : { type: 'text', text }));
   if (Array.isArray(native)) {
-    body.system = [...native, ...texts.map((text) => ({ type: 'text', text }))];
+    body.system = [...native, ...blocks];
+  } else if (entries.some((entry) => entry.cache_control)) {
+    body.system = typeof native === 'string' && native !== '' ? [{ type: 'text', text: native }, ...blocks] : blocks;
   } else {
+    const texts = entries.map((entry) => entry.text);
     const all = typeof native === 'string' && native !== '' ? [native, ...texts] : texts;
     if (all.length > 0) body.system = all.join('\n\n');
   }
   body.messages = turns;
 
-  // Tools and tool choice.
+  // Tools and tool choice. An Anthropic client's extra tool keys (cache_control, defer_loading,
+  // strict, …) go back on its tools.
   if (request.tools?.length) {
     body.tools = request.tools.map(({ name, description, parameters }) => {
       const tool: Record<string, unknown> = { name };
       if (description) tool.description = description;
       tool.input_schema = parameters.type === undefined ? { type: 'object', ...parameters } : parameters;
-      return tool;
+      return { ...inbound.tools?.[name], ...tool };
     });
     const choice = request.toolChoice;
     let toolChoice: Record<string, unknown> | undefined;
@@ -165,7 +168,10 @@ export function buildAnthropicBody(request: ChatRequest, options: { stream: bool
   }
 
   applyExtra(extra, body, warnings);
-  applyThinking(request, body, turns, warnings);
+  // Native parameters from providerOptions win over the mapped ones (an Anthropic client's own
+  // `thinking` over the reasoning effort derived from it), and then meet the same thinking rules.
+  Object.assign(body, nativeOptions);
+  applyThinking(request, body, turns, warnings, 'thinking' in nativeOptions);
 
   // max_tokens: always sent (see the top of this file).
   const budget = thinkingBudget(body.thinking);
@@ -178,25 +184,31 @@ export function buildAnthropicBody(request: ChatRequest, options: { stream: bool
   } else {
     body.max_tokens = request.maxOutputTokens;
   }
-
-  // Operator-configured options for this provider type, top-level keys.
-  const { model: _m, messages: _ms, stream: _s, ...providerOptions } = request.providerOptions?.anthropic ?? {};
-  Object.assign(body, providerOptions);
   if (options.stream) body.stream = true;
   return { body, warnings };
+}
+
+/** The `anthropic-beta` header for a request: the client's values (Anthropic dialect) after the operator's, once each. */
+export function anthropicBetaHeader(request: ChatRequest, configured: string | undefined): string | undefined {
+  const { betas = [] } = splitAnthropicOptions(request.providerOptions?.anthropic).inbound;
+  const all = [...(configured ?? '').split(','), ...betas].map((beta) => beta.trim()).filter(Boolean);
+  return all.length > 0 ? [...new Set(all)].join(',') : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Messages
 
+type SystemEntry = { text: string; cache_control?: Extras['cache_control'] };
+
 /**
  * System/developer messages → the top-level system (wherever they stand); user and assistant turns
  * in order, consecutive same-role turns merged (Anthropic wants them alternating); every `tool`
  * message → a tool_result block in the following user turn, and within a user turn all tool_result
- * blocks come first (Anthropic answers 400 when text precedes them).
+ * blocks come first (Anthropic answers 400 when text precedes them). Inbound block extras go on the
+ * blocks built for their message (a string content becomes one text block to carry them).
  */
-function mapMessages(messages: ChatMessage[], warnings: Warning[]): { system: string[]; turns: AnthropicTurn[] } {
-  const system: string[] = [];
+function mapMessages(messages: ChatMessage[], warnings: Warning[], extras: ExtrasIndex): { system: SystemEntry[]; turns: AnthropicTurn[] } {
+  const system: SystemEntry[] = [];
   const turns: AnthropicTurn[] = [];
   const push = (role: AnthropicTurn['role'], content: string | AnthropicBlock[]) => {
     if (content.length === 0) return;
@@ -208,25 +220,29 @@ function mapMessages(messages: ChatMessage[], warnings: Warning[]): { system: st
     const blocks = (value: string | AnthropicBlock[]) => (typeof value === 'string' ? [{ type: 'text', text: value }] : value);
     last.content = [...blocks(last.content), ...blocks(content)];
   };
-  for (const message of messages) {
+  const textWithExtras = (text: string, whole: Extras | undefined): string | AnthropicBlock[] =>
+    whole?.cache_control && text !== '' ? [withExtras({ type: 'text', text }, whole)] : text;
+  messages.forEach((message, index) => {
+    const own = extras.get(index);
     switch (message.role) {
       case 'system':
-        if (message.content !== '') system.push(message.content);
+        if (message.content === '') break;
+        system.push(own?.whole?.cache_control ? { text: message.content, cache_control: own.whole.cache_control } : { text: message.content });
         break;
       case 'user':
-        push('user', typeof message.content === 'string' ? message.content : mapUserParts(message.content, warnings));
+        push('user', typeof message.content === 'string' ? textWithExtras(message.content, own?.whole) : mapUserParts(message.content, warnings, own));
         break;
       case 'assistant':
-        push('assistant', mapAssistant(message, warnings));
+        push('assistant', mapAssistant(message, warnings, own));
         break;
       case 'tool': {
         const block: AnthropicBlock = { type: 'tool_result', tool_use_id: toolUseId(message.toolCallId) };
         if (message.content !== '') block.content = message.content;
-        push('user', [block]);
+        push('user', [withExtras(block, own?.whole)]);
         break;
       }
     }
-  }
+  });
   for (const turn of turns) {
     if (turn.role !== 'user' || typeof turn.content === 'string') continue;
     const results = turn.content.filter((block) => block.type === 'tool_result');
@@ -241,15 +257,15 @@ function mapMessages(messages: ChatMessage[], warnings: Warning[]): { system: st
 /** Anthropic tool_use ids must match ^[a-zA-Z0-9_-]+$; other providers' ids are made to fit. */
 const toolUseId = (id: string) => id.replace(/[^a-zA-Z0-9_-]/g, '_') || '_';
 
-function mapUserParts(parts: ContentPart[], warnings: Warning[]): AnthropicBlock[] {
+function mapUserParts(parts: ContentPart[], warnings: Warning[], extras: MessageExtras): AnthropicBlock[] {
   const blocks: AnthropicBlock[] = [];
-  for (const part of parts) {
+  parts.forEach((part, index) => {
     if (part.type === 'text') {
-      if (part.text !== '') blocks.push({ type: 'text', text: part.text });
-      continue;
+      if (part.text !== '') blocks.push(withExtras({ type: 'text', text: part.text }, extras?.parts.get(index)));
+      return;
     }
-    blocks.push({ type: 'image', source: imageSource(part, warnings) });
-  }
+    blocks.push(withExtras({ type: 'image', source: imageSource(part, warnings) }, extras?.parts.get(index)));
+  });
   return blocks;
 }
 
@@ -288,14 +304,14 @@ export function parseDataUrl(url: string): { mediaType: string; data: string } |
 }
 
 /** An assistant turn: stored thinking blocks first, then its text, then one tool_use per call. */
-function mapAssistant(message: AssistantMessage, warnings: Warning[]): string | AnthropicBlock[] {
+function mapAssistant(message: AssistantMessage, warnings: Warning[], extras: MessageExtras): string | AnthropicBlock[] {
   const thinking = readThinkingBlocks(message.providerMetadata);
   const calls = message.toolCalls ?? [];
   const text = message.content ?? '';
-  if (thinking.length === 0 && calls.length === 0) return text;
+  if (thinking.length === 0 && calls.length === 0 && !extras) return text;
   const blocks: AnthropicBlock[] = [...thinking];
-  if (text !== '') blocks.push({ type: 'text', text });
-  for (const call of calls) blocks.push(toolUseBlock(call, warnings));
+  if (text !== '') blocks.push(withExtras({ type: 'text', text }, extras?.whole));
+  calls.forEach((call, index) => blocks.push(withExtras(toolUseBlock(call, warnings), extras?.parts.get(index))));
   return blocks;
 }
 
@@ -326,17 +342,19 @@ const thinkingBudget = (thinking: unknown): number | undefined =>
   isPlainObject(thinking) && thinking.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : undefined;
 
 /**
- * reasoning_effort (or a native `thinking` extra, which wins) → body.thinking, then what thinking
- * rules out: a forced tool choice (thinking is dropped: the client asked for that tool), a
- * continued tool turn whose assistant message has no thinking blocks to replay (another provider
- * answered it, or the client dropped provider_metadata: Anthropic would answer 400), and sampling
- * settings Anthropic refuses with thinking (temperature ≠ 1, top_p < 0.95, top_k).
+ * reasoning_effort (or a native `thinking`, from an extra or providerOptions, which wins) →
+ * body.thinking, then what thinking rules out: a forced tool choice (thinking is dropped: the client
+ * asked for that tool), a continued tool turn whose assistant message has no thinking blocks to
+ * replay (another provider answered it, or the client dropped provider_metadata: Anthropic would
+ * answer 400; not for adaptive thinking), and sampling settings Anthropic refuses with thinking
+ * (temperature ≠ 1, top_p < 0.95, top_k).
  */
-function applyThinking(request: ChatRequest, body: AnthropicBody, turns: AnthropicTurn[], warnings: Warning[]) {
+function applyThinking(request: ChatRequest, body: AnthropicBody, turns: AnthropicTurn[], warnings: Warning[], fromProviderOptions: boolean) {
   const unsupported = (setting: string, detail: string) => warnings.push({ type: 'unsupported-setting', setting, detail });
   const effort = request.reasoningEffort;
   if (body.thinking !== undefined) {
-    if (effort !== undefined) unsupported('reasoningEffort', 'the request also sets Anthropic `thinking`, which wins');
+    // An Anthropic client's effort was derived from its own `thinking` (for other providers): no conflict.
+    if (effort !== undefined && !fromProviderOptions) unsupported('reasoningEffort', 'the request also sets Anthropic `thinking`, which wins');
   } else if (effort !== undefined) {
     if (cannotThink(request.model)) {
       if (effort !== 'none') unsupported('reasoningEffort', `${request.model} has no extended thinking`);
@@ -353,9 +371,10 @@ function applyThinking(request: ChatRequest, body: AnthropicBody, turns: Anthrop
     unsupported('reasoningEffort', 'Anthropic cannot think while a tool choice forces tool use; thinking turned off');
     return;
   }
+  // Adaptive thinking may skip thinking on any turn, so a tool turn without blocks is valid there.
   const lastAssistant = turns.findLastIndex((turn) => turn.role === 'assistant');
   const turn = turns[lastAssistant];
-  if (turn && typeof turn.content !== 'string') {
+  if (turn && typeof turn.content !== 'string' && thinking.type !== 'adaptive') {
     const usesTools = turn.content.some((block) => block.type === 'tool_use');
     const thinks = turn.content.some((block) => block.type === 'thinking' || block.type === 'redacted_thinking');
     const continued = turns.slice(lastAssistant + 1).some((next) => typeof next.content !== 'string' && next.content.some((block) => block.type === 'tool_result'));

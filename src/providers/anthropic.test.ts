@@ -5,6 +5,7 @@
 // their signatures) come back before the turn's text and tool_use blocks.
 import { describe, expect, test } from 'bun:test';
 import path from 'node:path';
+import { parseAnthropicMessagesRequest } from '../api/anthropic-messages.ts';
 import { toChatCompletion, toOpenAIFinishReason } from '../api/openai-chat.ts';
 import { accumulate } from '../core/accumulate.ts';
 import type { ChatRequest, ChatResult, StreamEvent } from '../core/types.ts';
@@ -617,5 +618,177 @@ describe('thinking signatures round trip over three turns', () => {
     expect((http.body as any).thinking).toBeUndefined();
     expect((http.body as any).messages[1].content).toEqual([{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } }]);
     expect(warnings).toEqual([{ type: 'unsupported-setting', setting: 'reasoningEffort', detail: expect.stringContaining('provider_metadata') }]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// providerOptions.anthropic from the Anthropic dialect (anthropic-metadata.ts): native parameters,
+// and the `inbound` options that put cache_control, is_error, tool keys and betas back.
+
+describe('an Anthropic client through the adapter', () => {
+  const ephemeral = { type: 'ephemeral' };
+  const parse = (body: Record<string, unknown>) => {
+    const parsed = parseAnthropicMessagesRequest(body);
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    return { model: MODEL, ...parsed.value.request } as ChatRequest;
+  };
+  const bash = { name: 'Bash', description: 'Run a shell command', input_schema: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] } };
+
+  test("Claude Code's turn 2 reaches Anthropic as sent: every cache_control, deferred tools, native parameters, no `inbound`", () => {
+    const sent = {
+      model: MODEL,
+      max_tokens: 32000,
+      stream: true,
+      system: [
+        { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.332; cc_entrypoint=sdk-cli;' },
+        { type: 'text', text: 'You are a Claude agent.', cache_control: ephemeral },
+        { type: 'text', text: 'You are an interactive CLI tool…', cache_control: { type: 'ephemeral', ttl: '1h' } },
+      ],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: '<system-reminder>Today is Thursday.</system-reminder>' }, { type: 'text', text: 'list the files' }] },
+        { role: 'system', content: [{ type: 'text', text: '<env>Working directory: /tmp/w</env>', cache_control: ephemeral }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: '', signature: 'EqQBCgIYAhIMsig' },
+            { type: 'redacted_thinking', data: 'opaque' },
+            { type: 'text', text: 'Running ls.' },
+            { type: 'tool_use', id: 'toolu_01A', name: 'Bash', input: { command: 'ls' } },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01A', content: 'a.txt\nb.txt', is_error: false, cache_control: ephemeral }] },
+      ],
+      tools: [bash, { name: 'ToolSearch', description: 'Search deferred tools', input_schema: { type: 'object', properties: {} }, defer_loading: true }],
+      metadata: { user_id: '{"device_id":"d1","session_id":"s1"}' },
+      thinking: { type: 'adaptive', display: 'omitted' },
+      context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+      output_config: { effort: 'medium' },
+    };
+    const { http, warnings } = anthropic.buildRequest(parse(sent), settings, { stream: true });
+    expect(warnings).toEqual([]);
+    const { messages, system, ...rest } = sent;
+    // The role:"system" message joins the top-level system blocks (its cache breakpoint kept).
+    expect(http.body).toEqual({ ...rest, system: [...system, messages[1]!.content[0]], messages: [messages[0], messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01A', content: 'a.txt\nb.txt', cache_control: ephemeral }] }] });
+    expect(JSON.stringify(http.body)).not.toContain('inbound');
+  });
+
+  test('block extras land on the block built for their message: strings become blocks, results move first with theirs', () => {
+    const body = anthropic.buildRequest(
+      parse({
+        model: MODEL,
+        max_tokens: 100,
+        system: 'Plain system.',
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' }, cache_control: ephemeral }] },
+          { role: 'assistant', content: [{ type: 'text', text: 'Calling.', cache_control: ephemeral }, { type: 'tool_use', id: 'toolu_1', name: 'Bash', input: {} }, { type: 'tool_use', id: 'toolu_2', name: 'Bash', input: { command: 'pwd' }, cache_control: ephemeral }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Results:' },
+              { type: 'tool_result', tool_use_id: 'toolu_1', content: 'boom', is_error: true },
+              { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: '/tmp' }], cache_control: ephemeral },
+            ],
+          },
+          { role: 'assistant', content: 'Done.' },
+          { role: 'user', content: [{ type: 'text', text: 'Thanks', cache_control: ephemeral }] },
+        ],
+        tools: [{ ...bash, strict: true, cache_control: ephemeral }],
+      }),
+      settings,
+      { stream: false },
+    ).http.body as Record<string, any>;
+    expect(body.system).toBe('Plain system.');
+    expect(body.tools).toEqual([{ ...bash, strict: true, cache_control: ephemeral }]);
+    expect(body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' }, cache_control: ephemeral }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Calling.', cache_control: ephemeral },
+          { type: 'tool_use', id: 'toolu_1', name: 'Bash', input: {} },
+          { type: 'tool_use', id: 'toolu_2', name: 'Bash', input: { command: 'pwd' }, cache_control: ephemeral },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_1', content: 'boom', is_error: true },
+          { type: 'tool_result', tool_use_id: 'toolu_2', content: '/tmp', cache_control: ephemeral },
+          { type: 'text', text: 'Results:' },
+        ],
+      },
+      { role: 'assistant', content: 'Done.' },
+      { role: 'user', content: [{ type: 'text', text: 'Thanks', cache_control: ephemeral }] },
+    ]);
+  });
+
+  test('malformed inbound options are ignored, never sent; out-of-range positions change nothing', () => {
+    const request = {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hi' }],
+      providerOptions: { anthropic: { inbound: { blocks: [{ message: 9, extras: { cache_control: ephemeral } }, { message: 'x' }, null], tools: 'no', betas: [1, 'b-1'] } } },
+    } as unknown as ChatRequest;
+    const { http } = anthropic.buildRequest(request, settings, { stream: false });
+    expect(http.body).toEqual({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: DEFAULT_MAX_TOKENS });
+    expect(http.headers['anthropic-beta']).toBe('b-1');
+  });
+
+  test("the client's anthropic-beta values join the configured ones, once each", () => {
+    const request = { model: MODEL, messages: [], providerOptions: { anthropic: { inbound: { betas: ['claude-code-20250219', 'b1', 'context-management-2025-06-27'] } } } };
+    const { http } = anthropic.buildRequest(request, { apiKey: 'k', headers: { 'Anthropic-Beta': 'b1, b0', 'x-extra': 'y' } }, { stream: false });
+    expect(http.headers).toEqual({
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      'x-api-key': 'k',
+      'x-extra': 'y',
+      'anthropic-beta': 'b1,b0,claude-code-20250219,context-management-2025-06-27',
+    });
+    expect(anthropic.buildRequest({ model: MODEL, messages: [] }, { apiKey: 'k' }, { stream: false }).http.headers['anthropic-beta']).toBeUndefined();
+  });
+
+  test('native thinking meets the thinking rules: budget kept without a conflict warning; adaptive survives a turn without blocks', () => {
+    const enabled = build({ reasoningEffort: 'low', maxOutputTokens: 8000, providerOptions: { anthropic: { thinking: { type: 'enabled', budget_tokens: 3000 } } } });
+    expect((enabled.http.body as any).thinking).toEqual({ type: 'enabled', budget_tokens: 3000 });
+    expect((enabled.http.body as any).max_tokens).toBe(8000);
+    expect(enabled.warnings).toEqual([]);
+
+    const toolTurn: ChatRequest['messages'] = [
+      { role: 'user', content: 'ls' },
+      { role: 'assistant', content: null, toolCalls: [{ id: 'call_1', name: 'Bash', arguments: '{"command":"ls"}' }] },
+      { role: 'tool', toolCallId: 'call_1', content: 'a.txt' },
+    ];
+    // Another provider answered the tool turn (no Anthropic blocks to replay).
+    const adaptive = build({ messages: toolTurn, providerOptions: { anthropic: { thinking: { type: 'adaptive' } } } });
+    expect((adaptive.http.body as any).thinking).toEqual({ type: 'adaptive' });
+    expect(adaptive.warnings).toEqual([]);
+    const budgeted = build({ messages: toolTurn, providerOptions: { anthropic: { thinking: { type: 'enabled', budget_tokens: 2048 } } } });
+    expect((budgeted.http.body as any).thinking).toBeUndefined();
+    expect(budgeted.warnings).toEqual([expect.objectContaining({ setting: 'reasoningEffort' })]);
+    // top_k from the client with thinking: dropped, as for any other client.
+    const topK = build({ providerOptions: { anthropic: { thinking: { type: 'adaptive' }, top_k: 5 } } });
+    expect((topK.http.body as any).top_k).toBeUndefined();
+  });
+
+  test('a native output_config.format replaces the JSON-mode system instruction', () => {
+    const format = { type: 'json_schema', schema: { type: 'object' } };
+    const { http, warnings } = build({ responseFormat: { type: 'json', schema: { type: 'object' } }, providerOptions: { anthropic: { output_config: { format } } } });
+    expect((http.body as any).system).toBeUndefined();
+    expect((http.body as any).output_config).toEqual({ format });
+    expect(warnings).toEqual([]);
+  });
+
+  test('a stop sequence is reported as providerMetadata.anthropic.stopSequence, streamed or not', () => {
+    const body = { id: 'msg_s', type: 'message', model: MODEL, content: [{ type: 'text', text: '1, 2' }], stop_reason: 'stop_sequence', stop_sequence: ', 3', usage: { input_tokens: 5, output_tokens: 4 } };
+    expect(anthropic.parseResponse(anthropicResponseSchema.parse(body), []).providerMetadata).toEqual({ anthropic: { stopSequence: ', 3' } });
+    const events = decodeSse(anthropic, [
+      sseOf([
+        messageStart(),
+        ...blockEvents(0, { type: 'text', text: '' }, [{ type: 'text_delta', text: '1, 2' }]),
+        { type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: ', 3' }, usage: { output_tokens: 4 } },
+        { type: 'message_stop' },
+      ]),
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'finish', finishReason: { raw: 'stop_sequence' }, providerMetadata: { anthropic: { stopSequence: ', 3' } } });
+    expect(anthropic.parseResponse(anthropicResponseSchema.parse({ ...body, stop_reason: 'end_turn' }), []).providerMetadata).toBeUndefined();
   });
 });

@@ -5,10 +5,12 @@
 // Thinking. Anthropic returns `thinking` blocks ({thinking, signature}) and `redacted_thinking`
 // blocks ({data}) that must come back unchanged on a later turn (always when that turn used tools).
 // Their text becomes `reasoning` (OpenAI clients see `reasoning_content`); the blocks themselves go,
-// verbatim and in order, into `providerMetadata.anthropic.thinking`, which api/openai-chat.ts hands to
-// clients as `provider_metadata` and takes back, and anthropic-request.ts replays before the turn's
-// text and tool_use blocks. In streams the whole list so far rides on a `reasoning-delta` (empty
-// text) at each thinking block's content_block_stop, once its signature is known.
+// verbatim and in order, into `providerMetadata.anthropic.thinking` (the convention every dialect
+// shares: anthropic-metadata.ts), which api/openai-chat.ts hands to clients as `provider_metadata`
+// and takes back, api/anthropic-messages.ts turns into real blocks again, and anthropic-request.ts
+// replays before the turn's text and tool_use blocks. In streams the whole list so far rides on a
+// `reasoning-delta` (empty text) at each thinking block's content_block_stop, once its signature is
+// known. A `stop_sequence` stop names its sequence in `providerMetadata.anthropic.stopSequence`.
 import { z } from 'zod';
 import type {
   ChatResult,
@@ -20,10 +22,11 @@ import type {
   Usage,
   Warning,
 } from '../core/types.ts';
+import type { AnthropicThinkingBlock } from './anthropic-metadata.ts';
 import {
   ANTHROPIC_IMAGE_TYPES,
   ANTHROPIC_VERSION,
-  type AnthropicThinkingBlock,
+  anthropicBetaHeader,
   buildAnthropicBody,
   normaliseMediaType,
   parseDataUrl,
@@ -173,9 +176,14 @@ export function parseAnthropicResponse(body: AnthropicWireResponse, warnings: Wa
   if (body.model) result.model = body.model;
   const reasoningText = reasoning.join('');
   if (reasoningText) result.reasoning = reasoningText;
-  if (thinking.length > 0) result.providerMetadata = { anthropic: { thinking } };
+  const anthropic = { ...(thinking.length > 0 ? { thinking } : {}), ...stopSequenceOf(body.stop_reason, body.stop_sequence) };
+  if (Object.keys(anthropic).length > 0) result.providerMetadata = { anthropic };
   return result;
 }
+
+/** `{stopSequence}` when a stop sequence ended the turn (Anthropic clients get it back as `stop_sequence`). */
+const stopSequenceOf = (reason: string | null | undefined, sequence: string | null | undefined) =>
+  reason === 'stop_sequence' && typeof sequence === 'string' ? { stopSequence: sequence } : {};
 
 type BlockState =
   | { kind: 'text' }
@@ -196,6 +204,7 @@ function createAnthropicDecoder(warnings: Warning[]): StreamDecoder<AnthropicWir
   let started = false;
   let completed = false;
   let stopReason: string | undefined;
+  let stopSequence: string | undefined;
   let usage: Record<string, unknown> | undefined;
   let calls = 0;
   const blocks = new Map<number, BlockState>();
@@ -295,6 +304,7 @@ function createAnthropicDecoder(warnings: Warning[]): StreamDecoder<AnthropicWir
         }
         case 'message_delta':
           if (chunk.delta?.stop_reason) stopReason = chunk.delta.stop_reason;
+          if (chunk.delta?.stop_sequence) stopSequence = chunk.delta.stop_sequence;
           overlayUsage(chunk.usage);
           break;
         case 'message_stop':
@@ -318,7 +328,10 @@ function createAnthropicDecoder(warnings: Warning[]): StreamDecoder<AnthropicWir
         events.push({ type: 'finish', finishReason: { unified: 'error', raw: undefined }, usage: converted });
         return events;
       }
-      events.push({ type: 'finish', finishReason: mapAnthropicFinishReason(stopReason), usage: converted });
+      const finish: StreamEvent = { type: 'finish', finishReason: mapAnthropicFinishReason(stopReason), usage: converted };
+      const stop = stopSequenceOf(stopReason, stopSequence);
+      if (stop.stopSequence !== undefined) finish.providerMetadata = { anthropic: stop };
+      events.push(finish);
       return events;
     },
   };
@@ -410,18 +423,20 @@ export const anthropic: ProviderAdapter<AnthropicWireResponse, AnthropicWireChun
     return undefined;
   },
 
+  /** An Anthropic client's anthropic-beta values join the operator's configured ones (one header). */
   buildRequest(request, settings, { stream }) {
     const { body, warnings } = buildAnthropicBody(request, { stream });
     const baseUrl = (settings.baseUrl ?? ANTHROPIC_BASE_URL).replace(/\/+$/, '');
     const auth: Record<string, string> = settings.apiKey ? { 'x-api-key': settings.apiKey } : {};
-    return {
-      http: {
-        url: `${baseUrl}/messages`,
-        headers: { 'content-type': 'application/json', 'anthropic-version': ANTHROPIC_VERSION, ...auth, ...settings.headers },
-        body,
-      },
-      warnings,
-    };
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': ANTHROPIC_VERSION, ...auth };
+    let configuredBetas: string | undefined;
+    for (const [name, value] of Object.entries(settings.headers ?? {})) {
+      if (name.toLowerCase() === 'anthropic-beta') configuredBetas = value;
+      else headers[name] = value;
+    }
+    const betas = anthropicBetaHeader(request, configuredBetas);
+    if (betas) headers['anthropic-beta'] = betas;
+    return { http: { url: `${baseUrl}/messages`, headers, body }, warnings };
   },
 
   responseSchema: anthropicResponseSchema,

@@ -8,7 +8,9 @@ import type { Governance } from "../governance/governance.ts";
 import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
 import { chatCompletionsDialect } from "./chat-completions.ts";
+import { messagesRoutes } from "./messages.ts";
 import { runDialect } from "./pipeline.ts";
+import { responsesRoutes } from "./responses.ts";
 
 export type V1Deps = {
   router: Router;
@@ -82,5 +84,7 @@ export function v1Routes(deps: V1Deps) {
         return runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address);
       },
       { parse: "none" },
-    );
+    )
+    .use(responsesRoutes(deps, (headers) => identifyKey(verifier, headers)))
+    .use(messagesRoutes(deps, (headers) => identifyKey(verifier, headers)));
 }
