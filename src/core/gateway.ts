@@ -33,6 +33,12 @@ export type GatewayDeps = {
   /** Injected in tests; defaults to globalThis.fetch. */
   fetch?: typeof fetch;
   random?: () => number;
+  /**
+   * The target model's maximum output tokens, when known (models.dev `limit.output`). A request
+   * asking for more is clamped to it: agents such as Claude Code ask for 32k–128k output tokens,
+   * which most upstream models reject with a 400.
+   */
+  maxOutputTokens?: (target: Target) => number | undefined;
 };
 
 /** A committed upstream call: events start with the first output the upstream produced. */
@@ -96,9 +102,14 @@ export async function openChat(
       const keyIndex = keys[k]!;
       for (;;) {
         const started = performance.now();
+        const limit = input.request.maxOutputTokens !== undefined ? deps.maxOutputTokens?.(target) : undefined;
         const events = runProvider(
           target.adapter,
-          { ...input.request, model: target.upstreamModel },
+          {
+            ...input.request,
+            model: target.upstreamModel,
+            ...(limit !== undefined && input.request.maxOutputTokens! > limit ? { maxOutputTokens: limit } : {}),
+          },
           {
             apiKey: keyIndex >= 0 ? provider.apiKeys[keyIndex]!.value : "",
             baseUrl: provider.baseUrl,

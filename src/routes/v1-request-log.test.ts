@@ -228,3 +228,12 @@ test("unpriced models are explicit; `costs recompute` prices them after an overr
     local.stop();
   }
 });
+
+test("a max_tokens above the model's known output limit is clamped to it", async () => {
+  handler = () => completion("short");
+  const r = await post({ model: "oa/gpt-4o", max_tokens: 128_000, messages: [{ role: "user", content: "hi" }] });
+  expect(r.status).toBe(200);
+  expect(upstream.requests.at(-1)!.body.max_completion_tokens).toBe(16_384); // models.dev limit.output of gpt-4o
+  await post({ model: "oa/gpt-4o", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
+  expect(upstream.requests.at(-1)!.body.max_completion_tokens).toBe(50); // never raised
+});

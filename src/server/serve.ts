@@ -10,7 +10,7 @@ import { VERSION } from "../version.ts";
 import { lazyStaticAssets } from "./static.ts";
 import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
-import { Router } from "../core/router.ts";
+import { Router, type Target } from "../core/router.ts";
 import { ProviderStore } from "../admin/provider-store.ts";
 import { ClientKeyAdmin } from "../admin/client-key-admin.ts";
 import { Live } from "../live/live.ts";
@@ -132,7 +132,15 @@ export async function startServer(
   const v1 = {
     router,
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
-    gateway: { settings: config.gateway, keyPool: new KeyPool(config.gateway.keyCooldownMs), fetch: options.fetch },
+    gateway: {
+      settings: config.gateway,
+      keyPool: new KeyPool(config.gateway.keyCooldownMs),
+      fetch: options.fetch,
+      maxOutputTokens: (target: Target) => {
+        const match = pricing.current().lookupBest(target.provider.type, [target.upstreamModel], { pricingProvider: target.provider.pricingProvider, providerName: target.provider.id });
+        return match.unpriced ? undefined : outputLimits.get(match.entry.id);
+      },
+    },
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
     log,
     recorder,
