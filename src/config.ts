@@ -50,6 +50,8 @@ export const gatewaySchema = z.strictObject({
 
 /** `[request_log]`: the request log writer, body storage and retention. */
 export const requestLogSchema = z.strictObject({
+  /** false turns the request log off (no rows, costs or live table; budgets still work). For benchmarks and special cases. */
+  enabled: z.boolean().optional(),
   flush_interval_ms: z.number().int().min(10).max(250).optional(),
   batch_size: z.number().int().min(1).max(10_000).optional(),
   queue_capacity: z.number().int().min(100).optional(),
@@ -175,6 +177,7 @@ export type GovernanceConfig = {
 export const GOVERNANCE_CONFIG_DEFAULTS: GovernanceConfig = { unpriced: "deny", zeroCost: "deny", defaultMaxOutputTokens: 16_384 };
 
 export type RequestLogSettings = {
+  enabled: boolean;
   flushIntervalMs: number;
   batchSize: number;
   queueCapacity: number;
@@ -185,6 +188,7 @@ export type RequestLogSettings = {
 };
 
 export const REQUEST_LOG_DEFAULTS: RequestLogSettings = {
+  enabled: true,
   flushIntervalMs: 250,
   batchSize: 1000,
   queueCapacity: 20_000,
@@ -455,6 +459,7 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
 
   const rl = fromFile.request_log ?? {};
   const requestLog: RequestLogSettings = {
+    enabled: rl.enabled ?? REQUEST_LOG_DEFAULTS.enabled,
     flushIntervalMs: rl.flush_interval_ms ?? REQUEST_LOG_DEFAULTS.flushIntervalMs,
     batchSize: rl.batch_size ?? REQUEST_LOG_DEFAULTS.batchSize,
     queueCapacity: rl.queue_capacity ?? REQUEST_LOG_DEFAULTS.queueCapacity,

@@ -152,7 +152,7 @@ export class RequestLogStore {
 
   constructor(readonly sqlite: Database) {
     this.insertRow = sqlite.query(
-      `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((c) => "$" + c).join(", ")})`,
+      `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`,
     );
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
     const rollupCols = [
@@ -176,7 +176,8 @@ export class RequestLogStore {
       const deltas = new Map<string, RollupDelta & { table: RollupTable }>();
       for (const row of rows) {
         // INSERT OR IGNORE: a row written twice (retry after a failed commit) counts once.
-        if (this.insertRow.run(row as never).changes > 0) addToRollups(deltas, row);
+        // Positional binding: measurably faster than binding 33 named parameters per row.
+        if (this.insertRow.run(...(COLUMNS.map((c) => row[c]) as never[])).changes > 0) addToRollups(deltas, row);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       for (const d of deltas.values()) {

@@ -143,7 +143,7 @@ export async function startServer(
     },
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
     log,
-    recorder,
+    recorder: config.requestLog.enabled ? recorder : undefined,
     governance: new Governance({
       ledger,
       limiter: new InMemoryRateLimiter(options.clock),
