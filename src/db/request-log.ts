@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import { addInto, bucketOf, emptyHistogram, percentile } from "../recorder/histogram.ts";
+import { bucketOf, emptyHistogram, LATENCY_BOUNDS_MS, percentile } from "../recorder/histogram.ts";
 import { idLowerBound } from "../recorder/ids.ts";
 
 /** One row of the `requests` table, as the log writer produces it (snake_case = column names). */
@@ -67,6 +67,43 @@ export type RollupDelta = {
   latency_hist: number[];
   ttfb_hist: number[];
 };
+
+/** Counters summed into the rollups (besides the histogram buckets). */
+const SUM_COLUMNS = [
+  "requests", "errors", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+  "cost_pico", "unpriced", "latency_sum_ms",
+] as const;
+const HIST_SIZE = LATENCY_BOUNDS_MS.length + 1;
+const HIST_COLUMNS = [...Array.from({ length: HIST_SIZE }, (_, i) => `lat${i}`), ...Array.from({ length: HIST_SIZE }, (_, i) => `ttfb${i}`)];
+/** SELECT list for summed rollups; cost as text so totals past 2^53 pico stay exact (BigInt). */
+const SUMS_SQL = [
+  ...SUM_COLUMNS.filter((c) => c !== "cost_pico").map((c) => `SUM(${c}) AS ${c}`),
+  "CAST(SUM(cost_pico) AS TEXT) AS cost_text",
+  ...HIST_COLUMNS.map((c) => `SUM(${c}) AS ${c}`),
+].join(", ");
+type SummedRow = { grp: string | null; cost_text: string | null } & Record<string, number>;
+
+function summed(r: SummedRow): Omit<Aggregate, never> {
+  const lat = Array.from({ length: HIST_SIZE }, (_, i) => r[`lat${i}`] ?? 0);
+  const ttfb = Array.from({ length: HIST_SIZE }, (_, i) => r[`ttfb${i}`] ?? 0);
+  return {
+    requests: r.requests ?? 0,
+    errors: r.errors ?? 0,
+    input_tokens: r.input_tokens ?? 0,
+    cached_tokens: r.cached_tokens ?? 0,
+    cache_write_tokens: r.cache_write_tokens ?? 0,
+    output_tokens: r.output_tokens ?? 0,
+    reasoning_tokens: r.reasoning_tokens ?? 0,
+    cost_pico: BigInt(r.cost_text ?? "0"),
+    unpriced: r.unpriced ?? 0,
+    latency_avg_ms: r.requests ? Math.round((r.latency_sum_ms ?? 0) / r.requests) : null,
+    latency_p50_ms: percentile(lat, 0.5),
+    latency_p95_ms: percentile(lat, 0.95),
+    latency_p99_ms: percentile(lat, 0.99),
+    ttfb_p50_ms: percentile(ttfb, 0.5),
+    ttfb_p95_ms: percentile(ttfb, 0.95),
+  };
+}
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -146,7 +183,6 @@ export type Aggregate = {
 export class RequestLogStore {
   private readonly insertRow: Statement;
   private readonly insertBody: Statement;
-  private readonly selectRollup: Record<RollupTable, Statement>;
   private readonly upsertRollup: Record<RollupTable, Statement>;
   private readonly writeBatchTx: (rows: RequestRow[], bodies: Array<{ id: string; request: Uint8Array | null; response: Uint8Array | null }>) => void;
 
@@ -155,23 +191,15 @@ export class RequestLogStore {
       `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`,
     );
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
-    const rollupCols = [
-      "bucket", "provider", "model", "client_key_id", "project", "requests", "errors", "input_tokens", "cached_tokens",
-      "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_pico", "unpriced", "latency_sum_ms", "latency_hist", "ttfb_hist",
-    ];
-    const mk = (t: RollupTable) => ({
-      select: sqlite.query(`SELECT latency_hist, ttfb_hist FROM ${t} WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ? AND project = ?`),
-      upsert: sqlite.query(
-        `INSERT INTO ${t} (${rollupCols.join(", ")}) VALUES (${rollupCols.map((c) => "$" + c).join(", ")})
-         ON CONFLICT (bucket, provider, model, client_key_id, project) DO UPDATE SET
-         ${rollupCols.slice(5, 15).map((c) => `${c} = ${c} + excluded.${c}`).join(", ")},
-         latency_hist = excluded.latency_hist, ttfb_hist = excluded.ttfb_hist`,
-      ),
-    });
-    const m = mk("rollup_minute");
-    const h = mk("rollup_hour");
-    this.selectRollup = { rollup_minute: m.select, rollup_hour: h.select };
-    this.upsertRollup = { rollup_minute: m.upsert, rollup_hour: h.upsert };
+    const keyCols = ["bucket", "provider", "model", "client_key_id", "project"];
+    const addCols = [...SUM_COLUMNS, ...HIST_COLUMNS];
+    // Every counter (histogram buckets included) adds up on conflict: no read-modify-write.
+    const mk = (t: RollupTable) =>
+      sqlite.query(
+        `INSERT INTO ${t} (${[...keyCols, ...addCols].join(", ")}) VALUES (${[...keyCols, ...addCols].map(() => "?").join(", ")})
+         ON CONFLICT (${keyCols.join(", ")}) DO UPDATE SET ${addCols.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
+      );
+    this.upsertRollup = { rollup_minute: mk("rollup_minute"), rollup_hour: mk("rollup_hour") };
     this.writeBatchTx = sqlite.transaction((rows, bodies) => {
       const deltas = new Map<string, RollupDelta & { table: RollupTable }>();
       for (const row of rows) {
@@ -181,13 +209,9 @@ export class RequestLogStore {
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       for (const d of deltas.values()) {
-        const existing = this.selectRollup[d.table].get(d.bucket, d.provider, d.model, d.client_key_id, d.project) as
-          | { latency_hist: string; ttfb_hist: string }
-          | null;
-        const latency = existing ? addInto(JSON.parse(existing.latency_hist), d.latency_hist) : d.latency_hist;
-        const ttfb = existing ? addInto(JSON.parse(existing.ttfb_hist), d.ttfb_hist) : d.ttfb_hist;
-        const { table: _table, ...values } = d;
-        this.upsertRollup[d.table].run({ ...values, latency_hist: JSON.stringify(latency), ttfb_hist: JSON.stringify(ttfb) } as never);
+        this.upsertRollup[d.table].run(
+          ...([d.bucket, d.provider, d.model, d.client_key_id, d.project, ...SUM_COLUMNS.map((c) => d[c]), ...d.latency_hist, ...d.ttfb_hist] as never[]),
+        );
       }
     });
   }
@@ -263,88 +287,40 @@ export class RequestLogStore {
 
   /**
    * Totals over [from, to) from the rollups (minute buckets for ranges up to 6 h, hour buckets
-   * beyond), optionally grouped by provider, model or client key.
+   * beyond), optionally grouped by provider, model, client key or project. One SQL GROUP BY:
+   * counters and histogram buckets are summed by SQLite, never by scanning raw rows.
    */
   aggregate(options: { from: number; to: number; groupBy?: "provider" | "model" | "client_key_id" | "project" }): Array<Aggregate & { group: string | null }> {
     const table: RollupTable = options.to - options.from <= 6 * HOUR ? "rollup_minute" : "rollup_hour";
-    // Costs are summed as BigInt from their decimal text, so totals stay exact past 2^53.
+    const group = options.groupBy ?? "NULL";
     const rows = this.sqlite
-      .query(`SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM ${table} WHERE bucket >= ? AND bucket < ?`)
-      .all(options.from, options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist" | "cost_pico"> & { latency_hist: string; ttfb_hist: string; cost_text: string }>;
-    type Sums = Omit<Aggregate, `${string}_ms` | "cost_pico"> & { latency_sum_ms: number };
-    const groups = new Map<string | null, { sum: Sums; cost: bigint; lat: number[]; ttfb: number[] }>();
-    for (const r of rows) {
-      const g = options.groupBy ? (r[options.groupBy] as string) : null;
-      let acc = groups.get(g);
-      if (!acc) {
-        acc = {
-          sum: { requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, unpriced: 0, latency_sum_ms: 0 },
-          cost: 0n,
-          lat: emptyHistogram(),
-          ttfb: emptyHistogram(),
-        };
-        groups.set(g, acc);
-      }
-      for (const k of Object.keys(acc.sum) as Array<keyof Sums>) acc.sum[k] += r[k] as number;
-      acc.cost += BigInt(r.cost_text);
-      addInto(acc.lat, JSON.parse(r.latency_hist));
-      addInto(acc.ttfb, JSON.parse(r.ttfb_hist));
-    }
-    return [...groups.entries()].map(([group, { sum, cost, lat, ttfb }]) => {
-      const { latency_sum_ms, ...totals } = sum;
-      return {
-        group,
-        ...totals,
-        cost_pico: cost,
-        latency_avg_ms: sum.requests ? Math.round(latency_sum_ms / sum.requests) : null,
-        latency_p50_ms: percentile(lat, 0.5),
-        latency_p95_ms: percentile(lat, 0.95),
-        latency_p99_ms: percentile(lat, 0.99),
-        ttfb_p50_ms: percentile(ttfb, 0.5),
-        ttfb_p95_ms: percentile(ttfb, 0.95),
-      };
-    });
+      .query(`SELECT ${group} AS grp, ${SUMS_SQL} FROM ${table} WHERE bucket >= ? AND bucket < ? GROUP BY grp`)
+      .all(options.from, options.to) as SummedRow[];
+    return rows.filter((r) => r.requests > 0).map((r) => ({ group: r.grp, ...summed(r) }));
   }
 
   /**
    * A time series over [from, to) for charts: about `points` buckets (whole minutes or hours),
-   * each with totals and latency percentiles, optionally split by provider, model or key.
+   * each with totals and latency percentiles, optionally split by provider, model, key or project.
    */
   series(options: { from: number; to: number; points?: number; groupBy?: "provider" | "model" | "client_key_id" | "project" }) {
     const span = options.to - options.from;
     const base = span <= 6 * HOUR ? MINUTE : HOUR;
     const table: RollupTable = base === MINUTE ? "rollup_minute" : "rollup_hour";
     const step = Math.max(base, Math.ceil(span / (options.points ?? 60) / base) * base);
+    const group = options.groupBy ?? "NULL";
     const rows = this.sqlite
-      .query(`SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM ${table} WHERE bucket >= ? AND bucket < ? ORDER BY bucket`)
-      .all(options.from - (options.from % base), options.to) as Array<Omit<RollupDelta, "latency_hist" | "ttfb_hist" | "cost_pico"> & { latency_hist: string; ttfb_hist: string; cost_text: string }>;
-    type Point = { bucket: number; group: string | null; requests: number; errors: number; input_tokens: number; cached_tokens: number; cache_write_tokens: number; output_tokens: number; reasoning_tokens: number; cost_pico: bigint; lat: number[]; ttfb: number[] };
-    const points = new Map<string, Point>();
-    for (const r of rows) {
-      const bucket = options.from + Math.floor((r.bucket - options.from) / step) * step;
-      const group = options.groupBy ? (r[options.groupBy] as string) : null;
-      const id = `${bucket}|${group}`;
-      let p = points.get(id);
-      if (!p) {
-        p = { bucket, group, requests: 0, errors: 0, input_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_pico: 0n, lat: emptyHistogram(), ttfb: emptyHistogram() };
-        points.set(id, p);
-      }
-      p.requests += r.requests;
-      p.errors += r.errors;
-      p.input_tokens += r.input_tokens;
-      p.cached_tokens += r.cached_tokens;
-      p.cache_write_tokens += r.cache_write_tokens;
-      p.output_tokens += r.output_tokens;
-      p.reasoning_tokens += r.reasoning_tokens;
-      p.cost_pico += BigInt(r.cost_text);
-      addInto(p.lat, JSON.parse(r.latency_hist));
-      addInto(p.ttfb, JSON.parse(r.ttfb_hist));
-    }
+      .query(
+        `SELECT (bucket - ?1) / ?2 AS slot, ${group} AS grp, ${SUMS_SQL} FROM ${table}
+         WHERE bucket >= ?3 AND bucket < ?4 GROUP BY slot, grp ORDER BY slot`,
+      )
+      .all(options.from, step, options.from - (options.from % base), options.to) as Array<SummedRow & { slot: number }>;
     return {
       step,
-      points: [...points.values()]
-        .sort((a, b) => a.bucket - b.bucket)
-        .map(({ lat, ttfb, ...p }) => ({ ...p, latency_p50_ms: percentile(lat, 0.5), latency_p95_ms: percentile(lat, 0.95), ttfb_p50_ms: percentile(ttfb, 0.5) })),
+      points: rows.map((r) => {
+        const { latency_p99_ms: _p99, latency_avg_ms: _avg, ttfb_p95_ms: _t95, ...rest } = summed(r);
+        return { bucket: options.from + Math.floor(r.slot) * step, group: r.grp, ...rest };
+      }),
     };
   }
 

@@ -105,8 +105,10 @@ export const requestBodies = sqliteTable("request_bodies", {
 /**
  * Rollups maintained by the log writer as rows are written, so dashboards never scan raw rows.
  * `bucket` is the epoch-ms start of the minute (rollup_minute) or hour (rollup_hour).
- * Histograms are JSON arrays of counts over fixed latency bounds (recorder/histogram.ts).
+ * Latency and TTFB histograms are counts over fixed bounds (recorder/histogram.ts), a column per bucket.
  */
+/** Latency histogram buckets: LATENCY_BOUNDS_MS.length + 1 (the last is "above the largest bound"). */
+const HIST_BUCKETS = 15;
 const rollupColumns = {
   bucket: integer("bucket").notNull(),
   provider: text("provider").notNull(),
@@ -123,8 +125,13 @@ const rollupColumns = {
   costPico: integer("cost_pico").notNull(),
   unpriced: integer("unpriced").notNull(),
   latencySumMs: integer("latency_sum_ms").notNull(),
-  latencyHist: text("latency_hist").notNull(),
-  ttfbHist: text("ttfb_hist").notNull(),
+  // Histogram bucket counts (bounds in recorder/histogram.ts), one column each so SQL can SUM them.
+  ...Object.fromEntries(
+    Array.from({ length: HIST_BUCKETS }, (_, i) => [
+      [`lat${i}`, integer(`lat${i}`).notNull().default(0)],
+      [`ttfb${i}`, integer(`ttfb${i}`).notNull().default(0)],
+    ]).flat(),
+  ),
 };
 export const rollupMinute = sqliteTable("rollup_minute", rollupColumns, (t) => [
   primaryKey({ columns: [t.bucket, t.provider, t.model, t.clientKeyId, t.project] }),
