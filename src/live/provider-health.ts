@@ -59,16 +59,22 @@ export class ProviderHealthTracker {
     const now = this.now();
     const list = this.samples.get(provider) ?? [];
     list.push({ at: now, ok, latency });
-    while (list.length && (list[0]!.at < now - WINDOW_MS || list.length > 1000)) list.shift();
+    // Evict from the front in bulk (one splice) rather than shift() per sample.
+    let drop = 0;
+    while (drop < list.length && (list[drop]!.at < now - WINDOW_MS || list.length - drop > 1000)) drop++;
+    if (drop) list.splice(0, drop);
     this.samples.set(provider, list);
     const e = this.entry(provider);
     if (ok) e.last_success_at = now;
     else e.last_error = { at: now, ...error! };
-    const health = this.health(provider);
+    // Status changes are rare: only a failure, or a success after a non-healthy status, can change
+    // it, so the common case (a success while healthy) costs no scan at all.
     const before = this.statuses.get(provider) ?? "unknown";
-    if (health.status !== before) {
-      this.statuses.set(provider, health.status);
-      this.onChange(provider, before, health.status, health);
+    if (ok && before === "healthy") return;
+    const status = statusOf(list);
+    if (status !== before) {
+      this.statuses.set(provider, status);
+      this.onChange(provider, before, status, this.health(provider));
     }
   }
 
@@ -83,14 +89,7 @@ export class ProviderHealthTracker {
     const list = (this.samples.get(provider) ?? []).filter((s) => s.at >= now - WINDOW_MS);
     const errors = list.filter((s) => !s.ok).length;
     const rate = list.length ? errors / list.length : 0;
-    const recent = list.slice(-3);
-    let status: ProviderStatus = "unknown";
-    if (list.length) {
-      if (recent.length >= 3 && recent.every((s) => !s.ok)) status = "down";
-      else if (rate >= 0.25 && errors >= 2) status = "degraded";
-      else if (recent.at(-1)?.ok === false && list.length === 1) status = "down";
-      else status = "healthy";
-    }
+    const status = statusOf(list);
     const okLat = list.filter((s) => s.ok && s.latency > 0).map((s) => s.latency).sort((a, b) => a - b);
     return {
       provider,
@@ -102,4 +101,15 @@ export class ProviderHealthTracker {
       ...this.entry(provider),
     };
   }
+}
+
+/** Status from the samples in the window: 3 failures in a row → down; ≥ 25% errors (≥ 2) → degraded. */
+function statusOf(list: Sample[]): ProviderStatus {
+  if (!list.length) return "unknown";
+  const n = list.length;
+  if (n >= 3 && !list[n - 1]!.ok && !list[n - 2]!.ok && !list[n - 3]!.ok) return "down";
+  if (n === 1 && !list[0]!.ok) return "down";
+  let errors = 0;
+  for (const s of list) if (!s.ok) errors++;
+  return errors >= 2 && errors / n >= 0.25 ? "degraded" : "healthy";
 }

@@ -74,7 +74,13 @@ export async function* runProvider(
   // Our timers abort `timeouts`; the fetch and every body read listen to it and to the caller's signal.
   const { connectMs, firstByteMs, idleMs } = options.timeouts ?? {};
   const timeouts = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, timeouts.signal]) : timeouts.signal;
+  // The caller's abort is forwarded by hand rather than with AbortSignal.any: in Bun 1.4.5 a signal
+  // from AbortSignal.any that has a listener is never collected, keeping each request's response,
+  // reader and timers alive (measured: ~8 KB and an upstream Response retained per request).
+  const signal = timeouts.signal;
+  const forwardAbort = () => timeouts.abort(options.signal!.reason);
+  if (options.signal?.aborted) forwardAbort();
+  else options.signal?.addEventListener('abort', forwardAbort, { once: true });
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   const arm = (name: string, ms: number | undefined, message: () => string) => {
     clearTimeout(timers.get(name));
@@ -118,7 +124,8 @@ export async function* runProvider(
     if (signal.aborted) throw toFailure(signal.reason);
     return result;
   };
-  signal.addEventListener('abort', () => reader?.cancel(signal.reason).catch(() => {}), { once: true });
+  const cancelReader = () => reader?.cancel(signal.reason).catch(() => {});
+  signal.addEventListener('abort', cancelReader, { once: true });
   const sawData = () => {
     disarm('first-byte');
     silentMs = 0;
@@ -268,6 +275,8 @@ export async function* runProvider(
     yield* emit(decoder.end());
   } finally {
     for (const timer of timers.values()) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', forwardAbort);
+    signal.removeEventListener('abort', cancelReader);
     reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
   }
 }

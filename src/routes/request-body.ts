@@ -5,11 +5,21 @@ import { ClientError } from "../errors.ts";
  * before reading, and a chunked body is cut off as soon as it passes the cap (413 either way).
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length"));
+  const header = request.headers.get("content-length");
+  const declared = header === null ? NaN : Number(header);
   const tooLarge = () =>
     new ClientError(413, `Request body too large: the limit is ${maxBytes} bytes.`, "invalid_request_error", null, "request_too_large");
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   if (!request.body) throw new ClientError(400, "The request body is empty; send a JSON object.");
+  if (Number.isFinite(declared)) {
+    // A declared length within the cap: one read. (Reading through getReader() allocates 256 KiB
+    // buffers per request in Bun 1.4.5 and multiplies garbage collections under load.)
+    const buffer = await request.arrayBuffer();
+    if (buffer.byteLength > maxBytes) throw tooLarge();
+    if (buffer.byteLength === 0) throw new ClientError(400, "The request body is empty; send a JSON object.");
+    return parseJson(new TextDecoder().decode(buffer));
+  }
+  // Chunked upload without a length: read incrementally and stop as soon as it passes the cap.
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
@@ -24,7 +34,10 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     chunks.push(value);
   }
   if (size === 0) throw new ClientError(400, "The request body is empty; send a JSON object.");
-  const text = new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  return parseJson(new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+}
+
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
