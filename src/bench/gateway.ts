@@ -72,7 +72,7 @@ export function gatewayEnv(dataDir: string): Record<string, string | undefined> 
 }
 
 /** Writes the config into a fresh data dir and creates a client key; returns the key. */
-export function prepareGateway(gw: GatewayCommand, dataDir: string, mockPort: number): string {
+export function prepareGateway(gw: GatewayCommand, dataDir: string, mockPort: number, extraToml = ""): string {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(
     path.join(dataDir, "llm-proxy.toml"),
@@ -84,7 +84,7 @@ id = "bench"
 type = "openai"
 base_url = "http://127.0.0.1:${mockPort}/v1"
 api_key = "sk-bench-upstream-key-0000000000"
-`,
+${extraToml}`,
   );
   const r = Bun.spawnSync([...gw.cmd, "keys", "create", "--name", "bench", "--data-dir", dataDir], {
     cwd: ROOT,

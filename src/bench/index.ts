@@ -17,7 +17,7 @@ import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target 
 import * as P from "./procs.ts";
 import { roundLine, summarize, table, targets, type RoundResult } from "./report.ts";
 
-type Server = { name: "passthrough" | "llm-proxy"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
+type Server = { name: "passthrough" | "llm-proxy" | "llm-proxy, log off"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
 
 const opts = (() => {
   try {
@@ -97,7 +97,8 @@ async function startServer(name: Server["name"], gw: GatewayCommand, mockPort: n
     const dataDir = path.join(tmp, `data-${++dirs}`);
     let proc: Server["proc"] | undefined;
     try {
-      const key = prepareGateway(gw, dataDir, mockPort);
+      // The "log off" target measures what the request log costs ([request_log] enabled = false).
+      const key = prepareGateway(gw, dataDir, mockPort, name === "llm-proxy, log off" ? "\n[request_log]\nenabled = false\n" : "");
       proc = startGateway(gw, dataDir, port, log);
       await P.waitReady(`http://127.0.0.1:${port}/healthz`, proc, 60_000);
       return { name, proc, log, target: { url: `http://127.0.0.1:${port}/v1/chat/completions`, key } };
@@ -150,10 +151,10 @@ async function main() {
   );
   await P.waitReady(`http://127.0.0.1:${mockPort}/healthz`, mock);
 
-  const results: Record<Server["name"], RoundResult[]> = { passthrough: [], "llm-proxy": [] };
+  const results: Record<Server["name"], RoundResult[]> = { passthrough: [], "llm-proxy": [], "llm-proxy, log off": [] };
   const gatewayLog: string[] = [];
   for (let round = 1; round <= opts.repeat; round++) {
-    const order: Array<Server["name"]> = round % 2 ? ["passthrough", "llm-proxy"] : ["llm-proxy", "passthrough"];
+    const order: Array<Server["name"]> = round % 2 ? ["passthrough", "llm-proxy", "llm-proxy, log off"] : ["llm-proxy, log off", "llm-proxy", "passthrough"];
     for (const name of order) {
       const server = await startServer(name, gw, mockPort);
       try {
@@ -174,6 +175,17 @@ async function main() {
   console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
   const t = targets(pt, gwSum, opts.connections);
   console.log(`## Targets\n\n${t.text}\n`);
+  // What the request log costs: the same gateway with [request_log] enabled = false, same run.
+  const off = summarize(results["llm-proxy, log off"], opts.connections);
+  console.log("## Request log cost (llm-proxy with logging on vs off, same run)\n");
+  console.log("| metric | log off | log on | cost of logging |\n|---|---:|---:|---:|");
+  for (const c of opts.connections) {
+    const cost = 1 - gwSum.rps[c]! / off.rps[c]!;
+    console.log(`| requests/s, ${c} conns | ${off.rps[c]!.toFixed(0)} | ${gwSum.rps[c]!.toFixed(0)} | ${(cost * 100).toFixed(1)}% |`);
+  }
+  console.log(`| latency p50 @ 1 conn (ms) | ${off.latP50.toFixed(3)} | ${gwSum.latP50.toFixed(3)} | ${(gwSum.latP50 - off.latP50).toFixed(3)} ms |`);
+  const worst = Math.max(...opts.connections.map((c) => 1 - gwSum.rps[c]! / off.rps[c]!));
+  console.log(`\n- ${worst <= 0.1 ? "PASS" : "FAIL"} — logging costs ≤ 10% of requests/s: ${(worst * 100).toFixed(1)}%\n`);
   if (gatewayLog.length) {
     // Messages only (fields can hold one-time tokens), with counts.
     const counts = new Map<string, number>();
