@@ -122,6 +122,23 @@ describe("dashboard API", () => {
     expect(text).toContain('llm_proxy_provider_up{provider="house"} 1');
   });
 
+  test("the managed provider's key is in no API response, log line or database page", async () => {
+    const { Database } = await import("bun:sqlite");
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const everything = await Promise.all(
+      ["/api/providers", "/api/requests?limit=100", "/api/audit?limit=100", "/api/overview?range=1h", "/api/system", "/api/pricing", "/api/keys"].map(async (p) => (await api(p)).text()),
+    );
+    for (const body of everything) expect(body).not.toContain("sk-house-SECRET-42");
+    expect(gw.lines.join("\n")).not.toContain("sk-house-SECRET-42");
+    const db = new Database(path.join(gw.dir, "llm-proxy.db"));
+    db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.close();
+    for (const f of fs.readdirSync(gw.dir).filter((f) => f.startsWith("llm-proxy.db"))) {
+      expect(fs.readFileSync(path.join(gw.dir, f)).includes(Buffer.from("sk-house-SECRET-42"))).toBe(false);
+    }
+  });
+
   test("/api/system reports host, process and gauges", async () => {
     const sys = await (await api("/api/system")).json();
     expect(sys.process.rss).toBeGreaterThan(0);
