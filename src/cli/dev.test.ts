@@ -260,6 +260,16 @@ describe("llm-proxy dev (process)", () => {
       expect(haiku.headers.get("x-llm-proxy-target")).toBe("openai/gpt-4.1-mini");
       expect(upstream.requests.at(-1)!.body.model).toBe("gpt-4.1-mini");
 
+      // What Claude Code itself sends: the Anthropic Messages API with the printed token.
+      const messages = await fetch(`${dev.url}/v1/messages?beta=true`, {
+        method: "POST",
+        headers: { "x-api-key": firstKey, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 32000, messages: [{ role: "user", content: "ping" }] }),
+      });
+      expect(messages.status).toBe(200);
+      expect(((await messages.json()) as any).content[0]).toEqual({ type: "text", text: "pong" });
+      expect(upstream.requests.at(-1)!.body.model).toBe("gpt-4.1");
+
       const bad = await fetch(`${dev.url}/v1/models`, { headers: { authorization: "Bearer llmp_wrong" } });
       expect(bad.status).toBe(401);
     } finally {
