@@ -190,7 +190,7 @@ export type RequestLogSettings = {
 export const REQUEST_LOG_DEFAULTS: RequestLogSettings = {
   enabled: true,
   flushIntervalMs: 250,
-  batchSize: 1000,
+  batchSize: 500,
   queueCapacity: 20_000,
   storeBodies: false,
   retentionDays: 30,

@@ -7,6 +7,8 @@ import { Metrics } from "./metrics.ts";
 import { ProviderHealthTracker } from "./provider-health.ts";
 import { SystemMonitor } from "./system.ts";
 
+type RequestRecordAttempts = Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>;
+
 /** A request-log row as the live table shows it (no bodies, no raw usage). */
 export function liveRequest(row: RequestRow) {
   return {
@@ -61,10 +63,11 @@ export class Live {
   };
 
   /** Recorder hook: rows were committed. */
-  written = (rows: RequestRow[]) => {
-    for (const row of rows) {
-      this.metrics.observe(row);
-      this.health.observe(row);
+  written = (rows: RequestRow[], records?: Array<{ attempts?: RequestRecordAttempts }>) => {
+    for (let i = 0; i < rows.length; i++) {
+      const attempts = records?.[i]?.attempts;
+      this.metrics.observe(rows[i]!, attempts);
+      this.health.observe(rows[i]!, attempts);
     }
     if (this.hub.subscribers("requests")) this.hub.publish("requests", { type: "finished", requests: rows.map(liveRequest) });
   };

@@ -6,7 +6,8 @@ import type { RequestRow } from "../db/request-log.ts";
  * (Prometheus text format). Fed by the request log as rows are written, plus gauges read on demand.
  */
 type Labels = Record<string, string>;
-const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+/** Series key: each metric is always called with the same label names in the same order. */
+const key = (labels: Labels) => Object.values(labels).join("\u0000");
 
 class Counter {
   readonly values = new Map<string, { labels: Labels; value: number }>();
@@ -57,8 +58,8 @@ export class Metrics {
     this.gauges.push(g);
   }
 
-  /** Updates counters from one written request-log row. */
-  observe(row: RequestRow): void {
+  /** Updates counters from one written request-log row (`attempts` already parsed, if the caller has them). */
+  observe(row: RequestRow, attempts?: Array<{ ok: boolean; errorClass?: string; target: string }>): void {
     const provider = row.provider ?? "none";
     const model = row.upstream_model ?? row.requested_model ?? "none";
     this.requests.inc({ provider, model, status: String(row.status) });
@@ -70,9 +71,9 @@ export class Metrics {
     if (row.reasoning_tokens) this.tokens.inc({ ...t, kind: "reasoning" }, row.reasoning_tokens);
     if (row.cost_pico !== null) this.cost.inc(t, Number(row.cost_pico) / 1e12);
     else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.inc(t);
-    if (row.attempts) {
-      const attempts = JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>;
-      attempts.forEach((a, i) => {
+    const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>) : undefined);
+    if (list) {
+      list.forEach((a, i) => {
         const p = a.target.split("/")[0] ?? provider;
         if (!a.ok) this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
         if (i > 0) this.retries.inc({ provider: p });

@@ -38,9 +38,10 @@ export class ProviderHealthTracker {
   }
 
   /** Feeds the attempts of one logged request (each upstream call counts, fallbacks included). */
-  observe(row: RequestRow): void {
-    if (!row.attempts) return;
-    for (const a of JSON.parse(row.attempts) as Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>) {
+  observe(row: RequestRow, attempts?: Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>): void {
+    const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as typeof attempts) : undefined);
+    if (!list) return;
+    for (const a of list) {
       const provider = a.target.split("/")[0]!;
       // Errors the client caused say nothing about the provider's health.
       const clientFault = ["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found"].includes(a.errorClass ?? "");

@@ -52,8 +52,8 @@ export type RecorderOptions = {
   capacity: number;
   /** Told about each request as it starts (live "in flight" view); must not throw or block. */
   onStarted?: (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => void;
-  /** Told about rows once they are committed (metrics, live table, provider health). */
-  onWritten?: (rows: RequestRow[]) => void;
+  /** Told about rows once they are committed (metrics, live table, provider health), with their records. */
+  onWritten?: (rows: RequestRow[], records: RequestRecord[]) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -133,7 +133,7 @@ export class Recorder {
   constructor(private readonly options: RecorderOptions) {}
 
   start(): void {
-    this.timer ??= setInterval(() => this.flush(), this.options.flushIntervalMs);
+    this.timer ??= setInterval(() => this.scheduleFlush(), this.options.flushIntervalMs);
   }
 
   /** Marks a request as started; `stop()` waits for every begun request to be recorded. */
@@ -169,52 +169,61 @@ export class Recorder {
     if (this.inFlight > 0 && --this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /**
+   * Background draining writes one batch per event-loop turn and yields in between, so requests
+   * are served between transactions instead of waiting behind a whole backlog.
+   */
   private scheduleFlush() {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush();
+      if (this.writeOneBatch() && this.queue.length) this.scheduleFlush();
     });
   }
 
   /** Writes everything queued now, in transactions of `batchSize` rows. Synchronous. */
   flush(): void {
-    while (this.queue.length) {
-      const batch = this.queue.slice(0, this.options.batchSize);
-      let rows: RequestRow[];
-      try {
-        rows = batch.map((r) => toRow(r, this.options.price));
-        const bodies = batch.flatMap((r) =>
-          r.bodies
-            ? [{
-                id: r.id,
-                request: r.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.request))) : null,
-                response: r.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.response))) : null,
-              }]
-            : [],
-        );
-        this.options.store.writeBatch(rows, bodies);
-      } catch (e) {
-        this.stats.failures++;
-        this.options.log.error("request log flush failed; rows stay queued and are retried", {
-          queued: this.queue.length,
-          error: (e as Error).message,
-        });
-        return;
-      }
-      this.queue.splice(0, batch.length);
-      if (this.options.onWritten) {
-        try {
-          this.options.onWritten(rows);
-        } catch (e) {
-          this.options.log.error("request log listener failed", { error: (e as Error).message });
-        }
-      }
-      this.stats.written += batch.length;
-      this.stats.flushes++;
-      for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();
+    while (this.queue.length) if (!this.writeOneBatch()) return;
+  }
+
+  /** Writes the oldest `batchSize` queued rows in one transaction; false when the write failed. */
+  private writeOneBatch(): boolean {
+    if (!this.queue.length) return true;
+    const batch = this.queue.slice(0, this.options.batchSize);
+    let rows: RequestRow[];
+    try {
+      rows = batch.map((r) => toRow(r, this.options.price));
+      const bodies = batch.flatMap((r) =>
+        r.bodies
+          ? [{
+              id: r.id,
+              request: r.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.request))) : null,
+              response: r.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.response))) : null,
+            }]
+          : [],
+      );
+      this.options.store.writeBatch(rows, bodies);
+    } catch (e) {
+      this.stats.failures++;
+      this.options.log.error("request log flush failed; rows stay queued and are retried", {
+        queued: this.queue.length,
+        error: (e as Error).message,
+      });
+      return false;
     }
+    this.queue.splice(0, batch.length);
+    if (this.options.onWritten) {
+      try {
+        this.options.onWritten(rows, batch);
+      } catch (e) {
+        this.options.log.error("request log listener failed", { error: (e as Error).message });
+      }
+    }
+    this.stats.written += batch.length;
+    this.stats.flushes++;
+    for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();
+    return true;
   }
 
   get queued(): number {
