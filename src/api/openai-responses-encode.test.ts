@@ -10,7 +10,7 @@ import {
   parseResponsesRequest,
   toResponseObject,
 } from './openai-responses.ts';
-import { codexTurn1, codexTurn2, geminiToolTurn } from './openai-responses-test-helpers.ts';
+import { checkResponsesEventSequence, codexTurn1, codexTurn2, geminiToolTurn } from './openai-responses-test-helpers.ts';
 
 function contextFor(body: unknown, id = 'resp_t1'): ResponseContext {
   const parsed = parseResponsesRequest(body);
@@ -319,5 +319,69 @@ describe('reasoning state round trip (encode → client sends the items back →
   test('a non-streamed response.output, as SDK users pass it back', () => {
     const object = toResponseObject(accumulate(geminiToolTurn), contextFor(codexTurn1()));
     expectRestored(JSON.parse(JSON.stringify(codexTurn2(object.output as unknown[]))));
+  });
+});
+
+describe('custom (freeform) tools on output', () => {
+  const exec = { type: 'custom', name: 'exec', description: 'Runs a command.', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } };
+  const customCtx = () =>
+    contextFor({
+      model: 'gw-mock',
+      input: 'list',
+      tools: [exec, { type: 'function', name: 'f' }, { type: 'namespace', name: 'shell', description: 'x', tools: [{ ...exec, name: 'run' }] }],
+    });
+  const finish: StreamEvent = { type: 'finish', finishReason: { unified: 'tool-calls', raw: 'tool_calls' }, usage: { inputTokens: 5, outputTokens: 3 } };
+
+  test('toResponseObject: custom_tool_call items with the decoded input; functions unchanged; raw text kept', () => {
+    const object = toResponseObject(
+      result({
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+        toolCalls: [
+          { id: 'c1', name: 'exec', arguments: '{"input":"ls -la"}' },
+          { id: 'c2', name: 'f', arguments: '{}' },
+          { id: 'c3', name: 'exec', arguments: 'not json' },
+          { id: 'c4', name: 'shell__run', arguments: '{"input":"pwd"}' },
+        ],
+      }),
+      customCtx(),
+    );
+    expect(object.output).toEqual([
+      { id: 'ctc_t1_0', type: 'custom_tool_call', status: 'completed', call_id: 'c1', name: 'exec', input: 'ls -la' },
+      { id: 'fc_t1_1', type: 'function_call', status: 'completed', arguments: '{}', call_id: 'c2', name: 'f' },
+      { id: 'ctc_t1_2', type: 'custom_tool_call', status: 'completed', call_id: 'c3', name: 'exec', input: 'not json' },
+      { id: 'ctc_t1_3', type: 'custom_tool_call', status: 'completed', call_id: 'c4', name: 'run', input: 'pwd', namespace: 'shell' },
+    ]);
+  });
+
+  test('stream: added with empty input, one input delta with the decoded input, done, item done', () => {
+    const events = encodeAll(customCtx(), [
+      { type: 'response-start' },
+      { type: 'tool-call-delta', index: 0, id: 'c1', name: 'exec', argumentsDelta: '{"inp' },
+      { type: 'tool-call-delta', index: 0, argumentsDelta: 'ut":"ls \\"a b\\"' },
+      { type: 'tool-call-delta', index: 0, argumentsDelta: '"}' },
+      { type: 'tool-call-delta', index: 1, id: 'c2', name: 'f', argumentsDelta: '{}' },
+      finish,
+    ] as StreamEvent[]);
+    expect(types(events)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.custom_tool_call_input.delta',
+      'response.custom_tool_call_input.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[2]).toMatchObject({
+      output_index: 0,
+      item: { id: 'ctc_t1_0', type: 'custom_tool_call', status: 'in_progress', call_id: 'c1', name: 'exec', input: '' },
+    });
+    expect(events[3]).toMatchObject({ item_id: 'ctc_t1_0', output_index: 0, delta: 'ls "a b"' });
+    expect(events[4]).toMatchObject({ item_id: 'ctc_t1_0', output_index: 0, input: 'ls "a b"' });
+    expect(events[5]!.item).toEqual({ id: 'ctc_t1_0', type: 'custom_tool_call', status: 'completed', call_id: 'c1', name: 'exec', input: 'ls "a b"' });
+    checkResponsesEventSequence(events);
   });
 });

@@ -4,12 +4,46 @@ import type { ContentPart, ToolDefinition, Warning } from '../core/types.ts';
 import type {
   RequestError,
   WireContentPart,
+  WireCustomTool,
   WireFunctionTool,
   WireNamespaceTool,
 } from './openai-responses-schema.ts';
 
 /** Joins a namespace tool's name and a member's name into one portable function name. */
 export const NAMESPACE_SEPARATOR = '__';
+
+/** How much of a custom tool's grammar goes into the function description. */
+export const MAX_GRAMMAR_CHARS = 4000;
+
+/**
+ * A custom (freeform) tool as a function every upstream can call: one required string parameter
+ * `input` carries the freeform text, and the grammar (if any) is described in plain text.
+ */
+export function customToolFunction(tool: WireCustomTool, name = tool.name): ToolDefinition {
+  const lines: string[] = [];
+  if (tool.description) lines.push(tool.description);
+  const format = tool.format as { type: string; syntax?: unknown; definition?: unknown } | null | undefined;
+  let inputDescription = 'The raw freeform input of the tool (plain text, not JSON).';
+  if (format?.type === 'grammar' && typeof format.definition === 'string' && format.definition) {
+    const syntax = typeof format.syntax === 'string' ? `${format.syntax} ` : '';
+    let grammar = format.definition;
+    if (grammar.length > MAX_GRAMMAR_CHARS) grammar = `${grammar.slice(0, MAX_GRAMMAR_CHARS)}\n… (grammar truncated)`;
+    lines.push(`The input must follow this ${syntax}grammar:\n${grammar}`);
+    inputDescription = 'The raw freeform input of the tool, following the grammar in the tool description.';
+  }
+  const definition: ToolDefinition = {
+    name,
+    parameters: {
+      type: 'object',
+      properties: { input: { type: 'string', description: inputDescription } },
+      required: ['input'],
+      additionalProperties: false,
+    },
+  };
+  const description = lines.join('\n\n');
+  if (description) definition.description = description;
+  return definition;
+}
 
 /** Instruction parts are separate paragraphs; assistant text and tool output are one text split up. */
 const INSTRUCTION_SEPARATOR = '\n';
@@ -30,10 +64,15 @@ export const reject = (message: string, param: string, code = 'unsupported_value
 
 export type ToolMapper = ReturnType<typeof createToolMapper>;
 
-/** Collects tool definitions from `tools[]` and `additional_tools` items, skipping what cannot run elsewhere. */
+/**
+ * Collects tool definitions from `tools[]` and `additional_tools` items: functions as they are,
+ * custom tools as functions (see customToolFunction), skipping what cannot run elsewhere.
+ */
 export function createToolMapper(warnings: Warning[]) {
   const definitions: ToolDefinition[] = [];
   const namespaced: Record<string, { namespace: string; name: string }> = {};
+  /** Names (as sent upstream) of the functions that stand for custom tools. */
+  const custom = new Set<string>();
   const skipped = new Set<string>();
   /** `label` names the tool type, e.g. `'web_search'` or `'custom' (in namespace 'x')`. */
   const skip = (label: string) => {
@@ -55,23 +94,32 @@ export function createToolMapper(warnings: Warning[]) {
     if (tool.strict != null) definition.strict = tool.strict;
     if (!definitions.some((existing) => existing.name === name)) definitions.push(definition);
   };
+  const defineCustom = (tool: WireCustomTool, name = tool.name) => {
+    if (definitions.some((existing) => existing.name === name)) return;
+    definitions.push(customToolFunction(tool, name));
+    custom.add(name);
+  };
   return {
     definitions,
     namespaced,
+    custom,
     /** Adds validated `tools[]` entries (top-level or from an `additional_tools` item). */
     add(tools: { type: string }[]) {
       for (const tool of tools) {
         if (tool.type === 'function') define(tool as WireFunctionTool);
+        else if (tool.type === 'custom') defineCustom(tool as WireCustomTool);
         else if (tool.type === 'namespace') {
           const space = tool as WireNamespaceTool;
           for (const member of space.tools) {
-            if (member.type !== 'function') {
+            if (member.type !== 'function' && member.type !== 'custom') {
               skip(`'${member.type}' (in namespace '${space.name}')`);
               continue;
             }
-            const name = `${space.name}${NAMESPACE_SEPARATOR}${(member as WireFunctionTool).name}`;
-            namespaced[name] = { namespace: space.name, name: (member as WireFunctionTool).name };
-            define(member as WireFunctionTool, name);
+            const memberName = (member as WireFunctionTool | WireCustomTool).name;
+            const name = `${space.name}${NAMESPACE_SEPARATOR}${memberName}`;
+            namespaced[name] = { namespace: space.name, name: memberName };
+            if (member.type === 'custom') defineCustom(member as WireCustomTool, name);
+            else define(member as WireFunctionTool, name);
           }
         } else skip(`'${tool.type}'`);
       }

@@ -14,15 +14,20 @@ export type ResponseContext = {
   created: number;
   /** Model name to show. */
   model: string;
-  /** The parsed request: echoed fields and namespaced tool names. */
-  request: Pick<ParsedResponsesRequest, 'echo' | 'namespacedTools'>;
+  /** The parsed request: echoed fields, namespaced and custom tool names. */
+  request: Pick<ParsedResponsesRequest, 'echo' | 'namespacedTools'> & Partial<Pick<ParsedResponsesRequest, 'customTools'>>;
   /** Provider instance id, prefixed to upstream error messages (default 'upstream'). */
   provider?: string;
 };
 
 export type OutputItem = Record<string, unknown> & { type: string; id: string };
-type ItemKind = 'reasoning' | 'message' | 'function_call';
-const ID_PREFIX: Record<ItemKind, string> = { reasoning: 'rs', message: 'msg', function_call: 'fc' };
+type ItemKind = 'reasoning' | 'message' | 'function_call' | 'custom_tool_call';
+const ID_PREFIX: Record<ItemKind, string> = {
+  reasoning: 'rs',
+  message: 'msg',
+  function_call: 'fc',
+  custom_tool_call: 'ctc',
+};
 
 /** Deterministic ids (`msg_<response>_<output index>`): the stream and the final object agree. */
 export function itemId(ctx: ResponseContext, kind: ItemKind, outputIndex: number): string {
@@ -64,6 +69,59 @@ export function functionCallItem(
   };
   if (namespaced) item.namespace = namespaced.namespace;
   return item;
+}
+
+/** True when calls of this (upstream) function name are calls of a custom tool. */
+export const isCustomTool = (ctx: ResponseContext, name: string): boolean => ctx.request.customTools?.has(name) ?? false;
+
+/** The kind of output item for a call of this function name. */
+export const toolCallKind = (ctx: ResponseContext, name: string): 'function_call' | 'custom_tool_call' =>
+  isCustomTool(ctx, name) ? 'custom_tool_call' : 'function_call';
+
+/** A custom tool's freeform input from the function arguments `{"input": …}`; else the raw arguments. */
+export function customToolInput(args: string): string {
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { input?: unknown }).input === 'string') {
+      return (parsed as { input: string }).input;
+    }
+  } catch {
+    // Not JSON: the model wrote the input itself.
+  }
+  return args;
+}
+
+/** A custom_tool_call item (the call of a custom tool, made upstream as a function call). */
+export function customToolCallItem(
+  ctx: ResponseContext,
+  id: string,
+  call: { callId: string; name: string; arguments: string },
+  status: string,
+  input = customToolInput(call.arguments),
+): OutputItem {
+  const namespaced = ctx.request.namespacedTools[call.name];
+  const item: OutputItem = {
+    id,
+    type: 'custom_tool_call',
+    status,
+    call_id: call.callId,
+    name: namespaced?.name ?? call.name,
+    input,
+  };
+  if (namespaced) item.namespace = namespaced.namespace;
+  return item;
+}
+
+/** A function_call or custom_tool_call item, by the tool's kind. */
+export function toolCallItem(
+  ctx: ResponseContext,
+  id: string,
+  call: { callId: string; name: string; arguments: string },
+  status: string,
+): OutputItem {
+  return isCustomTool(ctx, call.name)
+    ? customToolCallItem(ctx, id, call, status)
+    : functionCallItem(ctx, id, call, status);
 }
 
 /** Usage in Responses semantics (cached ⊂ input, reasoning ⊂ output; core/types.ts already normalised). */
@@ -162,7 +220,8 @@ export function callState(
 
 /**
  * A whole result as a `response` object. Output order: one `reasoning` item (summary text, and the
- * provider's opaque state as `encrypted_content`), a `message` item, then `function_call` items.
+ * provider's opaque state as `encrypted_content`), a `message` item, then `function_call` items
+ * (`custom_tool_call` items for calls of custom tools).
  * When generation stopped early (incomplete, failed), the last item has status `incomplete`.
  */
 export function toResponseObject(result: ChatResult, ctx: ResponseContext): Record<string, unknown> {
@@ -177,7 +236,7 @@ export function toResponseObject(result: ChatResult, ctx: ResponseContext): Reco
     output.push(messageItem(itemId(ctx, 'message', output.length), result.text, 'completed'));
   }
   for (const call of calls) {
-    output.push(functionCallItem(ctx, itemId(ctx, 'function_call', output.length), call, 'completed'));
+    output.push(toolCallItem(ctx, itemId(ctx, toolCallKind(ctx, call.name), output.length), call, 'completed'));
   }
   const last = output[output.length - 1];
   if (status !== 'completed' && last && last.type !== 'reasoning') last.status = 'incomplete';

@@ -170,9 +170,20 @@ describe('parseResponsesRequest: Codex CLI', () => {
     };
     const parsed = parseOk(body);
     expect(parsed.request.tools).toEqual([
+      {
+        name: 'shell__exec',
+        parameters: {
+          type: 'object',
+          properties: { input: { type: 'string', description: 'The raw freeform input of the tool (plain text, not JSON).' } },
+          required: ['input'],
+          additionalProperties: false,
+        },
+      },
       { name: 'get_goal', parameters: { type: 'object', properties: {} }, strict: false },
     ]);
-    expect(parsed.warnings[0]).toMatchObject({ detail: "tools of type 'custom' (in namespace 'shell') are not supported by this gateway and were skipped" });
+    expect(parsed.namespacedTools).toEqual({ shell__exec: { namespace: 'shell', name: 'exec' } });
+    expect([...parsed.customTools]).toEqual(['shell__exec']);
+    expect(parsed.warnings).toEqual([]);
     expect(parsed.request.reasoningEffort).toBe('low');
     expect(parsed.request.extra).toEqual({ verbosity: 'low' });
     expect(parsed.request.parallelToolCalls).toBe(false);
@@ -364,7 +375,8 @@ describe('parseResponsesRequest: refusals and validation errors carry param', ()
       { param: 'input[0].content[0].type', code: 'unsupported_value' },
     ],
     ['unknown item type', { model: 'm', input: [{ type: 'computer_call_output', call_id: 'c' }] }, { param: 'input[0].type', code: 'invalid_value' }],
-    ['custom tool call item', { model: 'm', input: [{ type: 'custom_tool_call', call_id: 'c', name: 'x', input: '' }] }, { param: 'input[0].type', code: 'unsupported_value' }],
+    ['custom tool call without input', { model: 'm', input: [{ type: 'custom_tool_call', call_id: 'c', name: 'x' }] }, { param: 'input[0].input', code: 'missing_required_parameter' }],
+    ['custom tool without name', { ...minimal, tools: [{ type: 'custom', description: 'x' }] }, { param: 'tools[0].name', code: 'missing_required_parameter' }],
     ['function_call without arguments', { model: 'm', input: [{ type: 'function_call', call_id: 'c', name: 'f' }] }, { param: 'input[0].arguments', code: 'missing_required_parameter' }],
     ['bad function tool', { ...minimal, tools: [{ type: 'web_search' }, { type: 'function', name: 7 }] }, { param: 'tools[1].name', code: 'invalid_type' }],
     ['json_schema without name', { ...minimal, text: { format: { type: 'json_schema', schema: {} } } }, { param: 'text.format.name', code: 'missing_required_parameter' }],
@@ -393,5 +405,66 @@ describe('parseResponsesRequest: refusals and validation errors carry param', ()
     for (const body of [null, 42, [], { model: 'm', input: [null] }, { model: 'm', input: [{ type: 'message' }] }]) {
       expect(parseResponsesRequest(body).ok).toBe(false);
     }
+  });
+});
+
+describe('parseResponsesRequest: custom (freeform) tools', () => {
+  const grammar = 'start: command\ncommand: /.+/';
+  const exec = { type: 'custom', name: 'exec', description: 'Runs a shell command.', format: { type: 'grammar', syntax: 'lark', definition: grammar } };
+
+  test('a custom tool becomes a function with one string parameter `input`; tool_choice custom names it', () => {
+    const parsed = parseOk({ ...minimal, tools: [exec, { type: 'function', name: 'f' }], tool_choice: { type: 'custom', name: 'exec' } });
+    const [tool] = parsed.request.tools!;
+    expect(tool).toEqual({
+      name: 'exec',
+      description: `Runs a shell command.\n\nThe input must follow this lark grammar:\n${grammar}`,
+      parameters: {
+        type: 'object',
+        properties: { input: { type: 'string', description: 'The raw freeform input of the tool, following the grammar in the tool description.' } },
+        required: ['input'],
+        additionalProperties: false,
+      },
+    });
+    expect([...parsed.customTools]).toEqual(['exec']);
+    expect(parsed.request.toolChoice).toEqual({ name: 'exec' });
+    expect(parsed.warnings).toEqual([]);
+    expect(parsed.echo.tools).toEqual([exec, { type: 'function', name: 'f' }]);
+  });
+
+  test('a long grammar is cut to 4,000 characters in the description', () => {
+    const definition = 'x'.repeat(10_000);
+    const parsed = parseOk({ ...minimal, tools: [{ ...exec, format: { type: 'grammar', syntax: 'lark', definition } }] });
+    const description = parsed.request.tools![0]!.description!;
+    expect(description.length).toBeLessThan(4_200);
+    expect(description).toContain('x'.repeat(4_000));
+    expect(description).not.toContain('x'.repeat(4_001));
+    expect(description).toEndWith('(grammar truncated)');
+  });
+
+  test('custom_tool_call items join the assistant turn with function calls; outputs become tool messages', () => {
+    const parsed = parseOk({
+      model: 'm',
+      tools: [exec],
+      input: [
+        { role: 'user', content: 'list' },
+        { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+        { type: 'custom_tool_call', id: 'ctc_1', call_id: 'c2', name: 'exec', input: 'ls -la' },
+        { type: 'function_call_output', call_id: 'c1', output: 'ok' },
+        { type: 'custom_tool_call_output', call_id: 'c2', output: [{ type: 'input_text', text: 'a\n' }, { type: 'input_text', text: 'b' }] },
+      ],
+    });
+    expect(parsed.request.messages).toEqual([
+      { role: 'user', content: 'list' },
+      {
+        role: 'assistant',
+        content: null,
+        toolCalls: [
+          { id: 'c1', name: 'f', arguments: '{}' },
+          { id: 'c2', name: 'exec', arguments: '{"input":"ls -la"}' },
+        ],
+      },
+      { role: 'tool', toolCallId: 'c1', content: 'ok' },
+      { role: 'tool', toolCallId: 'c2', content: 'a\nb' },
+    ]);
   });
 });

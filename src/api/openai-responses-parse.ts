@@ -4,9 +4,12 @@
 //   items get a clear 400; clients send the full history with `store: false`, as Codex does.
 // * Items between two non-assistant items (reasoning, assistant messages, function calls) form ONE
 //   assistant turn, so the history always alternates the way every upstream accepts.
-// * Tools: `function` is mapped; `namespace` tools are flattened to `<namespace>__<name>` functions
-//   (split back on output); hosted and freeform tools (web_search, local_shell, custom, …) cannot
-//   run on other providers and are skipped with a warning.
+// * Tools: `function` is mapped; `custom` (freeform) tools become functions with one string
+//   parameter `input` (calls become `custom_tool_call` items again on output, and
+//   `custom_tool_call` / `custom_tool_call_output` items in the history become tool calls with
+//   arguments `{"input": …}` and tool messages); `namespace` tools are flattened to
+//   `<namespace>__<name>` functions (split back on output); hosted tools (web_search, local_shell,
+//   …) cannot run on other providers and are skipped with a warning.
 import { mergeProviderMetadata } from '../core/accumulate.ts';
 import type { ChatMessage, ChatRequest, ContentPart, ProviderMetadata, ToolCall, Warning } from '../core/types.ts';
 import {
@@ -63,6 +66,8 @@ export type ParsedResponsesRequest = {
   warnings: Warning[];
   /** Flattened namespace tool names → namespace and member name, to split calls back on output. */
   namespacedTools: Record<string, { namespace: string; name: string }>;
+  /** Function names (as sent upstream) that stand for custom tools: their calls are `custom_tool_call` items. */
+  customTools: Set<string>;
   /** Fields to echo on the response object. */
   echo: ResponsesEcho;
 };
@@ -162,6 +167,7 @@ function toParsedRequest(data: ResponsesRequestBody): ParsedResponsesRequest {
     include: data.include ?? [],
     warnings,
     namespacedTools: tools.namespaced,
+    customTools: tools.custom,
     echo: toEcho(data),
   };
 }
@@ -268,7 +274,7 @@ function toMessages(data: ResponsesRequestBody, tools: ToolMapper, warnings: War
 
   data.input.forEach((item: WireInputItem, index) => {
     const param = `input[${index}]`;
-    if (item.type !== 'function_call_output') flushToolImages();
+    if (item.type !== 'function_call_output' && item.type !== 'custom_tool_call_output') flushToolImages();
     switch (item.type) {
       case 'message': {
         if (item.role === 'assistant') {
@@ -293,7 +299,13 @@ function toMessages(data: ResponsesRequestBody, tools: ToolMapper, warnings: War
         openTurn().calls.push({ id: item.call_id, name, arguments: item.arguments });
         break;
       }
-      case 'function_call_output': {
+      case 'custom_tool_call': {
+        const name = item.namespace ? `${item.namespace}${NAMESPACE_SEPARATOR}${item.name}` : item.name;
+        openTurn().calls.push({ id: item.call_id, name, arguments: JSON.stringify({ input: item.input }) });
+        break;
+      }
+      case 'function_call_output':
+      case 'custom_tool_call_output': {
         closeTurn();
         const { text, images } = toolOutput(item.output, `${param}.output`);
         messages.push({ role: 'tool', toolCallId: item.call_id, content: text });

@@ -55,18 +55,28 @@ function typedEntries(schemas: Record<string, z.ZodType>) {
   });
 }
 
+/** A freeform tool (Codex's `exec`): the parser maps it to a function with one string parameter `input`. */
+export const customTool = z.looseObject({
+  type: z.literal('custom'),
+  name: z.string().min(1),
+  description: z.string().nullish(),
+  /** `{type: 'text'}` or `{type: 'grammar', syntax: 'lark' | 'regex', definition}`. */
+  format: z.looseObject({ type: z.string() }).nullish(),
+});
+
 export const namespaceTool = z.looseObject({
   type: z.literal('namespace'),
   name: z.string().min(1),
   description: z.string().nullish(),
-  /** Functions are flattened by the parser; other members (custom tools) are skipped. */
-  tools: typedEntries({ function: functionTool }),
+  /** Functions and custom tools are flattened by the parser; other members are skipped. */
+  tools: typedEntries({ function: functionTool, custom: customTool }),
 });
 
-/** `tools[]`: function and namespace tools are validated; hosted and freeform tools need only a `type`. */
-const toolsSchema = typedEntries({ function: functionTool, namespace: namespaceTool });
+/** `tools[]`: function, custom and namespace tools are validated; hosted tools need only a `type`. */
+const toolsSchema = typedEntries({ function: functionTool, custom: customTool, namespace: namespaceTool });
 
 export type WireFunctionTool = z.infer<typeof functionTool>;
+export type WireCustomTool = z.infer<typeof customTool>;
 export type WireNamespaceTool = z.infer<typeof namespaceTool>;
 
 // ---------------------------------------------------------------------------------------------
@@ -96,6 +106,23 @@ const functionCallOutput = z.looseObject({
   id: z.string().nullish(),
 });
 
+/** A call of a custom (freeform) tool: `input` is the raw text the model wrote. */
+const customToolCall = z.looseObject({
+  type: z.literal('custom_tool_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.string(),
+  namespace: z.string().nullish(),
+  id: z.string().nullish(),
+});
+
+const customToolCallOutput = z.looseObject({
+  type: z.literal('custom_tool_call_output'),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(contentPart)]),
+  id: z.string().nullish(),
+});
+
 const reasoning = z.looseObject({
   type: z.literal('reasoning'),
   id: z.string().nullish(),
@@ -114,6 +141,8 @@ const inputItemUnion = z.discriminatedUnion('type', [
   message,
   functionCall,
   functionCallOutput,
+  customToolCall,
+  customToolCallOutput,
   reasoning,
   itemReference,
   additionalTools,
@@ -136,6 +165,7 @@ export type WireMessage = z.infer<typeof message>;
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
   z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
+  z.looseObject({ type: z.literal('custom'), name: z.string().min(1) }),
 ]);
 
 const textFormat = z.discriminatedUnion('type', [
@@ -197,10 +227,6 @@ const UNSUPPORTED: Record<string, string> = {
   'type:input_file':
     "File inputs ('input_file') are not supported by this gateway; send 'input_text' or 'input_image' parts.",
   'type:input_audio': "Audio inputs are not supported by this gateway; send 'input_text' or 'input_image' parts.",
-  'type:custom_tool_call':
-    "Custom (freeform) tool calls are not supported by this gateway; it serves tools of type 'function' only.",
-  'type:custom_tool_call_output':
-    "Custom (freeform) tool outputs are not supported by this gateway; it serves tools of type 'function' only.",
   'type:local_shell_call':
     "The 'local_shell' tool is not supported by this gateway; declare the shell as a tool of type 'function'.",
   'type:local_shell_call_output':
@@ -208,8 +234,6 @@ const UNSUPPORTED: Record<string, string> = {
   'type:allowed_tools':
     "tool_choice of type 'allowed_tools' is not supported by this gateway; use 'auto', 'none', 'required' " +
     "or {type: 'function', name}.",
-  'type:custom':
-    "tool_choice of type 'custom' is not supported by this gateway; it serves tools of type 'function' only.",
 };
 
 function valueAt(root: unknown, path: string): unknown {

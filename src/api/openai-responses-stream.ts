@@ -3,7 +3,9 @@
 //   response.created → response.in_progress → per output item, one at a time:
 //     output_item.added → (reasoning_summary_part.added → reasoning_summary_text.delta… → .done →
 //     reasoning_summary_part.done) | (content_part.added → output_text.delta… → output_text.done →
-//     content_part.done) | (function_call_arguments.delta… → .done) → output_item.done
+//     content_part.done) | (function_call_arguments.delta… → .done) | (custom_tool_call_input.delta →
+//     .done, for calls of custom tools: the upstream streams JSON arguments `{"input": …}`, so the
+//     call is buffered and its decoded input sent in one delta when it closes) → output_item.done
 //   → response.completed | response.incomplete | response.failed (+ `error`).
 // Every event has an increasing `sequence_number`. A new item opens whenever the kind of output
 // changes (interleaved thinking gives several reasoning items). The provider's opaque reasoning
@@ -18,6 +20,8 @@ import {
   type ResponseContext,
   callId,
   callState,
+  customToolCallItem,
+  customToolInput,
   functionCallItem,
   itemId,
   messageItem,
@@ -26,6 +30,8 @@ import {
   responseShell,
   toResponseError,
   toStatus,
+  toolCallItem,
+  toolCallKind,
 } from './openai-responses-object.ts';
 import { encodeReasoningState } from './openai-responses-state.ts';
 
@@ -45,7 +51,7 @@ type Call = { callId: string; name: string; arguments: string; providerMetadata?
 type OpenItem =
   | { kind: 'reasoning'; index: number; id: string; text: string }
   | { kind: 'message'; index: number; id: string; text: string }
-  | { kind: 'function_call'; index: number; id: string; call: Call };
+  | { kind: 'function_call' | 'custom_tool_call'; index: number; id: string; call: Call };
 
 /**
  * Creates a stateful encoder for one response.
@@ -82,6 +88,7 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
   const snapshot = (item: OpenItem, status: string, encrypted?: string): OutputItem => {
     if (item.kind === 'reasoning') return reasoningItem(item.id, item.text, encrypted);
     if (item.kind === 'message') return messageItem(item.id, item.text, status);
+    if (item.kind === 'custom_tool_call') return customToolCallItem(ctx, item.id, item.call, status);
     return functionCallItem(ctx, item.id, item.call, status);
   };
 
@@ -90,7 +97,9 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
     const index = output.length;
     const id = itemId(ctx, kind, index);
     const item: OpenItem =
-      kind === 'function_call' ? { kind, index, id, call: call! } : { kind, index, id, text: '' };
+      kind === 'function_call' || kind === 'custom_tool_call'
+        ? { kind, index, id, call: call! }
+        : { kind, index, id, text: '' };
     open = item;
     if (item.kind === 'reasoning') {
       output.push({ id, type: 'reasoning', summary: [] });
@@ -102,6 +111,10 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
       const added = { ...messageItem(id, '', 'in_progress'), content: [] };
       emit('response.output_item.added', { output_index: index, item: added });
       emit('response.content_part.added', { ...where(item), content_index: 0, part: outputTextPart('') });
+    } else if (item.kind === 'custom_tool_call') {
+      const added = customToolCallItem(ctx, id, item.call, 'in_progress', '');
+      output.push(added);
+      emit('response.output_item.added', { output_index: index, item: added });
     } else {
       const added = functionCallItem(ctx, id, { ...item.call, arguments: '' }, 'in_progress');
       output.push(added);
@@ -120,6 +133,10 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
     } else if (item.kind === 'message') {
       emit('response.output_text.done', { ...where(item), content_index: 0, text: item.text, logprobs: [] });
       emit('response.content_part.done', { ...where(item), content_index: 0, part: outputTextPart(item.text) });
+    } else if (item.kind === 'custom_tool_call') {
+      const input = customToolInput(item.call.arguments);
+      if (input !== '') emit('response.custom_tool_call_input.delta', { ...where(item), delta: input });
+      emit('response.custom_tool_call_input.done', { ...where(item), input });
     } else {
       emit('response.function_call_arguments.done', { ...where(item), arguments: item.call.arguments });
     }
@@ -131,7 +148,7 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
     let entry = calls.get(event.index);
     if (!entry) {
       const call: Call = { callId: callId(ctx, calls.size, event.id), name: event.name ?? '', arguments: '' };
-      openItem('function_call', call);
+      openItem(toolCallKind(ctx, call.name), call);
       entry = { call, outputIndex: output.length - 1 };
       calls.set(event.index, entry);
     }
@@ -139,12 +156,15 @@ export function createResponsesStreamEncoder(ctx: ResponseContext): ResponsesStr
     call.providerMetadata = mergeProviderMetadata(call.providerMetadata, event.providerMetadata);
     if (event.argumentsDelta === '') return;
     call.arguments += event.argumentsDelta;
-    if (open?.kind === 'function_call' && open.call === call) {
+    if (open?.kind === 'custom_tool_call' && open.call === call) {
+      // Buffered: closeItem sends the decoded input.
+    } else if (open?.kind === 'function_call' && open.call === call) {
       emit('response.function_call_arguments.delta', { ...where(open), delta: event.argumentsDelta });
     } else {
       // Fragments of an already closed call (interleaved upstream calls, not seen in practice):
       // only the final response carries them, since `output_item.done` was already sent.
-      output[entry.outputIndex] = { ...output[entry.outputIndex]!, arguments: call.arguments };
+      const closed = output[entry.outputIndex]!;
+      output[entry.outputIndex] = toolCallItem(ctx, closed.id, call, String(closed.status ?? 'completed'));
     }
   };
 

@@ -194,6 +194,7 @@ export function checkResponsesEventSequence(
         onOpen().text += event.delta;
         break;
       case 'response.function_call_arguments.delta':
+      case 'response.custom_tool_call_input.delta':
         onOpen().args += event.delta;
         break;
       case 'response.output_text.done':
@@ -203,10 +204,14 @@ export function checkResponsesEventSequence(
       case 'response.function_call_arguments.done':
         if (onOpen().args !== event.arguments) fail(at, 'the deltas do not add up to the done arguments');
         break;
+      case 'response.custom_tool_call_input.done':
+        if (onOpen().args !== event.input) fail(at, 'the deltas do not add up to the done input');
+        break;
       case 'response.output_item.done': {
         if (!open || event.output_index !== open.index || event.item.id !== open.id) fail(at, 'output_item.done is not for the open item');
         const item = event.item as Record<string, any>;
         if (item.type === 'function_call' && item.arguments !== open!.args) fail(at, 'function_call arguments differ from the deltas');
+        if (item.type === 'custom_tool_call' && item.input !== open!.args) fail(at, 'custom_tool_call input differs from the deltas');
         if (item.type === 'message' && item.content[0].text !== open!.text) fail(at, 'message text differs from the deltas');
         done.push(item);
         open = undefined;
