@@ -109,8 +109,10 @@ export async function startServer(
   // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the log writer.
   let routerRef: Router | undefined;
   const live = new Live({ log, providers: () => routerRef?.providers ?? [], probeIntervalMs: config.monitoring.probeIntervalMs, fetch: options.fetch });
+  // One store (and one set of prepared statements) for the writer, retention, budgets and the dashboard.
+  const requestLog = new RequestLogStore(db.sqlite);
   const recorder = new Recorder({
-    store: new RequestLogStore(db.sqlite),
+    store: requestLog,
     log,
     price,
     onStarted: live.started,
@@ -120,7 +122,7 @@ export async function startServer(
     capacity: config.requestLog.queueCapacity,
   });
   recorder.start();
-  const stopRetention = scheduleRetention(new RequestLogStore(db.sqlite), config.requestLog, log);
+  const stopRetention = scheduleRetention(requestLog, config.requestLog, log);
   const router = new Router(config.providers, config.aliases);
   routerRef = router;
   // Providers managed through the admin API join the config ones; changes re-route in place.
@@ -128,7 +130,7 @@ export async function startServer(
   providers.reload();
   // Budget spend per key, read from the hourly rollups once, then kept in memory as requests settle.
   // The admin API reads a key's spend with `ledger.spend(keyId)` → { today, month, total, reserved } (pico-USD).
-  const ledger = new InMemoryBudgetLedger((periods) => new RequestLogStore(db.sqlite).spendByKey(periods), options.clock);
+  const ledger = new InMemoryBudgetLedger((periods) => requestLog.spendByKey(periods), options.clock);
   const v1 = {
     router,
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
@@ -159,7 +161,6 @@ export async function startServer(
   }
   const api = createApiDeps({ db: db.db, masterKey: key.key, log, dashboard: config.dashboard, test: options.api });
   api.users.warmUp();
-  const requestLog = new RequestLogStore(db.sqlite);
   const dashboard: DashboardDeps = {
     api,
     db: db.db,
