@@ -21,6 +21,7 @@ import {
   chatCompletionRequestSchema,
   describeIssue,
 } from './openai-chat-schema.ts';
+import { fastChatCompletionRequest } from './openai-chat-fast.ts';
 import { providerErrorToOpenAI } from './openai-errors.ts';
 
 export { chatCompletionRequestSchema } from './openai-chat-schema.ts';
@@ -48,7 +49,9 @@ const INSTRUCTION_SEPARATOR = '\n';
 
 /** Validates a request body (never throws) and maps it to the internal vocabulary. */
 export function parseChatCompletionRequest(body: unknown): ParseResult {
-  const parsed = chatCompletionRequestSchema.safeParse(body);
+  // Common clean bodies skip zod (openai-chat-fast.ts); the rest, and every error, go through the schema.
+  const fast = fastChatCompletionRequest(body);
+  const parsed = fast ? { success: true as const, data: fast } : chatCompletionRequestSchema.safeParse(body);
   if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, body) };
   const data = parsed.data;
   const stream = data.stream === true;

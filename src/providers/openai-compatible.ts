@@ -20,6 +20,7 @@ import {
   openAIChunkSchema,
   openAIResponseSchema,
 } from './openai-wire.ts';
+import { fastOpenAIChunk, fastOpenAIResponse } from './openai-wire-fast.ts';
 import type { ProviderAdapter } from './types.ts';
 
 export type OpenAICompatibleSpec = {
@@ -104,6 +105,8 @@ export function defineOpenAICompatible(
 
     responseSchema: openAIResponseSchema,
     chunkSchema: openAIChunkSchema,
+    fastResponse: fastOpenAIResponse,
+    fastChunk: fastOpenAIChunk,
 
     parseResponse: (body, warnings) => parseOpenAIResponse(body, warnings, readers),
     createStreamDecoder: (warnings) => createOpenAIStreamDecoder(warnings, readers),

@@ -178,7 +178,9 @@ export async function* runProvider(
       if (isErrorPayload(data)) {
         throw fail(adapter.parseError({ status: response.status, body: text, headers: response.headers }), text);
       }
-      const parsed = adapter.responseSchema.safeParse(data);
+      const fast = adapter.fastResponse?.(data);
+      const parsed =
+        fast !== undefined ? { success: true as const, data: fast } : adapter.responseSchema.safeParse(data);
       if (!parsed.success) {
         throw fail(invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
       }
@@ -239,7 +241,9 @@ export async function* runProvider(
       if (event === 'error' || isErrorPayload(payload)) {
         return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
       }
-      const chunk = adapter.chunkSchema.safeParse(payload);
+      const fast = adapter.fastChunk?.(payload);
+      const chunk =
+        fast !== undefined ? { success: true as const, data: fast } : adapter.chunkSchema.safeParse(payload);
       if (!chunk.success) return [errorEvent(invalidResponse('unexpected upstream chunk shape'), data)];
       try {
         return decoder.push(chunk.data);

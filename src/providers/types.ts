@@ -60,6 +60,15 @@ export type ProviderAdapter<WireResponse = unknown, WireChunk = unknown> = {
   responseSchema: z.ZodType<WireResponse>;
   chunkSchema: z.ZodType<WireChunk>;
 
+  /**
+   * Optional fast paths for the schemas above (zod validation is a large share of per-request CPU).
+   * Pure, never throw. Return the input unchanged when it is already clean, else undefined and run.ts
+   * falls back to the schema. Invariant: whenever one accepts a value, `schema.parse(value)` succeeds
+   * and deep-equals (strictly) what it returned; when unsure, return undefined.
+   */
+  fastResponse?: (data: unknown) => WireResponse | undefined;
+  fastChunk?: (data: unknown) => WireChunk | undefined;
+
   /** Pure. Non-streaming 2xx body → result. */
   parseResponse(body: WireResponse, warnings: Warning[]): ChatResult;
 
