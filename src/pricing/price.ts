@@ -77,6 +77,25 @@ export function priceRequest(
 }
 
 /**
+ * Wraps a pricer so one request is priced once: the request log and budget settlement both price
+ * the finished request's `usage` object, so the result is kept (weakly) against that object and
+ * reused when the same usage is priced again with the same provider and models.
+ */
+export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R>(
+  price: (input: I) => R,
+): (input: I) => R {
+  const memo = new WeakMap<Usage, { key: string; result: R }>();
+  return (input) => {
+    const key = `${input.providerType}\u0000${input.provider}\u0000${input.models?.join("\u0000")}`;
+    const hit = memo.get(input.usage);
+    if (hit !== undefined && hit.key === key) return hit.result;
+    const result = price(input);
+    memo.set(input.usage, { key, result });
+    return result;
+  };
+}
+
+/**
  * A pricer for the recorder: `(record) => PricedRequest`, reading the registry at call time so
  * refreshes apply. `pricingProviderOf` maps a configured provider id to its `pricing_provider`.
  * Pass the response model first and the upstream/requested model after it (`models`), or `model`.

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import fs from "node:fs";
 import path from "node:path";
-import { ClientKeyVerifier, createClientKey } from "../auth/client-keys.ts";
+import { ClientKeyVerifier, VERSION_CHECK_MS, createClientKey } from "../auth/client-keys.ts";
 import { loadConfig } from "../config.ts";
 import { openDatabase, type DbHandle } from "../db/client.ts";
 import { revokeClientKey, updateClientKey, type ClientKeyRow } from "../db/client-keys.ts";
@@ -39,7 +39,8 @@ type Gateway = {
   side: DbHandle;
   clock: { now: number };
   key(name: string, settings?: Partial<ClientKeyRow>): { key: string; id: string };
-  update(id: string, settings: Partial<ClientKeyRow>): void;
+  /** Changes a key from another connection and waits out the verifier's staleness bound (VERSION_CHECK_MS). */
+  update(id: string, settings: Partial<ClientKeyRow>): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -68,8 +69,9 @@ async function startGateway(toml: string, startAt = Date.parse("2025-05-10T12:00
       if (Object.keys(settings).length) updateClientKey(side.db, row.id, settings);
       return { key, id: row.id };
     },
-    update(id, settings) {
+    async update(id, settings) {
       updateClientKey(side.db, id, settings);
+      await Bun.sleep(VERSION_CHECK_MS + 1);
     },
     async stop() {
       side.close();
@@ -339,24 +341,25 @@ describe("key policy", () => {
     handler = () => completion({ prompt_tokens: 1, completion_tokens: 1 });
     expect((await post(gw, key, body)).status).toBe(200);
 
-    gw.update(id, { enabled: false });
+    await gw.update(id, { enabled: false });
     const disabled = await post(gw, key, body);
     expect(disabled.status).toBe(401);
     expect(((await disabled.json()) as any).error).toMatchObject({ code: "invalid_api_key", message: "The API key 'policy' is disabled. An administrator can enable it again." });
     expect((await fetch(`${gw.base}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
 
-    gw.update(id, { enabled: true, expiresAt: Date.parse("2025-05-10T11:00:00Z") });
+    await gw.update(id, { enabled: true, expiresAt: Date.parse("2025-05-10T11:00:00Z") });
     const expired = await post(gw, key, body);
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as any).error.message).toBe("The API key 'policy' expired at 2025-05-10T11:00:00.000Z.");
 
-    gw.update(id, { expiresAt: Date.parse("2025-05-10T13:00:00Z") });
+    await gw.update(id, { expiresAt: Date.parse("2025-05-10T13:00:00Z") });
     expect((await post(gw, key, body)).status).toBe(200);
     gw.clock.now = Date.parse("2025-05-10T13:00:00Z");
     expect((await post(gw, key, body)).status).toBe(401);
     gw.clock.now = Date.parse("2025-05-10T12:00:00Z");
 
     revokeClientKey(gw.side.db, id);
+    await Bun.sleep(VERSION_CHECK_MS + 1); // the verifier sees other connections' changes within this bound
     expect((await post(gw, key, body)).status).toBe(401);
 
     const rows = await rowsOf(gw, id, 5);
@@ -404,7 +407,7 @@ describe("key policy", () => {
     expect(listed.data.map((m: any) => m.id)).toEqual(["smart", "oa/gpt-4o-mini"]);
     expect((await fetch(`${gw.base}/v1/models/oa/gpt-4o`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
 
-    gw.update(id, { allowedModels: JSON.stringify(["oa/*"]) });
+    await gw.update(id, { allowedModels: JSON.stringify(["oa/*"]) });
     expect((await ask("oa/gpt-4o")).status).toBe(200);
     const rows = await rowsOf(gw, id, 5);
     expect(rows[3]).toMatchObject({ status: 403, error_class: "model_not_allowed", requested_model: "oa/gpt-4o" });

@@ -19,7 +19,7 @@ import { RequestLogStore } from "../db/request-log.ts";
 import { Recorder } from "../recorder/recorder.ts";
 import { scheduleRetention } from "../recorder/retention.ts";
 import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
-import { createPricer } from "../pricing/price.ts";
+import { createPricer, pricedOncePerUsage } from "../pricing/price.ts";
 import { createPricingSource, defaultCacheFile, type PricingSource } from "../pricing/source.ts";
 import { Governance } from "../governance/governance.ts";
 import { InMemoryBudgetLedger } from "../governance/ledger.ts";
@@ -105,7 +105,8 @@ export async function startServer(
   });
   const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
   // One pricer for the request log and for budgets, so holds and settlements match logged costs.
-  const price = createPricer(() => pricing.current(), (id) => pricingProviders.get(id));
+  // Priced once per request: the log row and the budget settlement share the result.
+  const price = pricedOncePerUsage(createPricer(() => pricing.current(), (id) => pricingProviders.get(id)));
   // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the log writer.
   let routerRef: Router | undefined;
   const live = new Live({ log, providers: () => routerRef?.providers ?? [], probeIntervalMs: config.monitoring.probeIntervalMs, fetch: options.fetch });

@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import path from "node:path";
+import { openDatabase } from "../db/client.ts";
+import { revokeClientKey, updateClientKey } from "../db/client-keys.ts";
+import { runMigrations } from "../db/migrate.ts";
+import { tempDir } from "../testing/temp.ts";
+import { ClientKeyVerifier, VERSION_CHECK_MS, createClientKey } from "./client-keys.ts";
+
+test("the verifier sees other connections' key changes within VERSION_CHECK_MS, and new keys at once", async () => {
+  const file = path.join(tempDir(), "k.db");
+  const server = openDatabase(file);
+  runMigrations(server);
+  const side = openDatabase(file); // another process: `llm-proxy keys …`
+  try {
+    const verifier = new ClientKeyVerifier(server.db, server.sqlite);
+    const a = createClientKey(side.db, "a");
+    expect(verifier.verify(a.key)?.id).toBe(a.row.id);
+    // A key created a moment ago works on its very first request (an unknown key forces a check).
+    const b = createClientKey(side.db, "b");
+    expect(verifier.verify(b.key)?.id).toBe(b.row.id);
+    expect(verifier.verify("llmp_not-a-key")).toBeUndefined();
+
+    updateClientKey(side.db, a.row.id, { enabled: false });
+    revokeClientKey(side.db, b.row.id);
+    await Bun.sleep(VERSION_CHECK_MS + 1);
+    expect(verifier.identify(a.key)?.policy.enabled).toBe(false);
+    expect(verifier.verify(a.key)).toBeUndefined();
+    expect(verifier.verify(b.key)).toBeUndefined();
+  } finally {
+    side.close();
+    server.close();
+  }
+});
