@@ -19,3 +19,12 @@ test("pricedOncePerUsage prices one request's usage once per provider and models
   expect(price({ providerType: "openai", provider: "a", models: ["gpt-4o-2024-08-06", "gpt-4o"], usage: { ...usage } })).toEqual(first);
   expect(calls).toBe(4);
 });
+
+test("pricedOncePerUsage does not keep an unpriced answer (the registry may load a moment later)", () => {
+  let loaded = false;
+  const price = pricedOncePerUsage((_input: { models: string[]; usage: Usage }) => ({ costPico: loaded ? 7n : null }));
+  const usage: Usage = { inputTokens: 1 };
+  expect(price({ models: ["m"], usage }).costPico).toBeNull();
+  loaded = true;
+  expect(price({ models: ["m"], usage }).costPico).toBe(7n);
+});

@@ -79,9 +79,11 @@ export function priceRequest(
 /**
  * Wraps a pricer so one request is priced once: the request log and budget settlement both price
  * the finished request's `usage` object, so the result is kept (weakly) against that object and
- * reused when the same usage is priced again with the same provider and models.
+ * reused when the same usage is priced again with the same provider and models. An unpriced result
+ * is not kept: the log writer prices a moment later and may have a price by then (the registry
+ * loads in the background at startup).
  */
-export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R>(
+export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R extends { costPico: bigint | null }>(
   price: (input: I) => R,
 ): (input: I) => R {
   const memo = new WeakMap<Usage, { key: string; result: R }>();
@@ -90,7 +92,7 @@ export function pricedOncePerUsage<I extends { providerType?: string; provider?:
     const hit = memo.get(input.usage);
     if (hit !== undefined && hit.key === key) return hit.result;
     const result = price(input);
-    memo.set(input.usage, { key, result });
+    if (result.costPico !== null) memo.set(input.usage, { key, result });
     return result;
   };
 }

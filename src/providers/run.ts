@@ -78,16 +78,38 @@ export async function* runProvider(
   // from AbortSignal.any that has a listener is never collected, keeping each request's response,
   // reader and timers alive (measured: ~8 KB and an upstream Response retained per request).
   const signal = timeouts.signal;
-  const forwardAbort = () => timeouts.abort(options.signal!.reason);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** Rejects a whole-body read (`readText`) in progress. */
+  let rejectBody: ((reason: unknown) => void) | undefined;
+  // Every abort (ours or the caller's) goes through here: the fetch and body reads see the signal,
+  // and a fetch that ignores the signal sees its body cancelled instead. (Called directly rather
+  // than from 'abort' listeners: listener bookkeeping was a measurable share of a request's CPU.)
+  const abortAll = (reason: unknown) => {
+    if (signal.aborted) return;
+    timeouts.abort(reason);
+    reader?.cancel(reason).catch(() => {});
+    rejectBody?.(reason);
+  };
+  const forwardAbort = () => abortAll(options.signal!.reason);
   if (options.signal?.aborted) forwardAbort();
   else options.signal?.addEventListener('abort', forwardAbort, { once: true });
-  const timers = new Map<string, ReturnType<typeof setTimeout>>();
-  const arm = (name: string, ms: number | undefined, message: () => string) => {
-    clearTimeout(timers.get(name));
-    if (ms === undefined) return;
-    timers.set(name, setTimeout(() => timeouts.abort(new TimeoutReason(message())), Math.max(1, ms)));
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
+  let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  type TimerName = 'connect' | 'first-byte' | 'idle';
+  const disarm = (name: TimerName) => {
+    if (name === 'connect') clearTimeout(connectTimer);
+    else if (name === 'first-byte') clearTimeout(firstByteTimer);
+    else clearTimeout(idleTimer);
   };
-  const disarm = (name: string) => clearTimeout(timers.get(name));
+  const arm = (name: TimerName, ms: number | undefined, message: () => string) => {
+    disarm(name);
+    if (ms === undefined) return;
+    const timer = setTimeout(() => abortAll(new TimeoutReason(message())), Math.max(1, ms));
+    if (name === 'connect') connectTimer = timer;
+    else if (name === 'first-byte') firstByteTimer = timer;
+    else idleTimer = timer;
+  };
   let comments = 0; // upstream SSE comments seen (keep-alives)
   let silentMs = 0; // time spent waiting on the upstream since its last data
 
@@ -102,7 +124,6 @@ export async function* runProvider(
     return fail({ message, errorClass: 'network', retryable: true }, undefined, error);
   };
 
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   /** One body read under the idle timer; the clock only runs while we wait on the upstream. */
   const read = async (): Promise<ReadResult> => {
     if (!reader) return { done: true };
@@ -124,8 +145,6 @@ export async function* runProvider(
     if (signal.aborted) throw toFailure(signal.reason);
     return result;
   };
-  const cancelReader = () => reader?.cancel(signal.reason).catch(() => {});
-  signal.addEventListener('abort', cancelReader, { once: true });
   const sawData = () => {
     disarm('first-byte');
     silentMs = 0;
@@ -137,6 +156,26 @@ export async function* runProvider(
       parts.push(chunk.value);
     }
     return Buffer.concat(parts).toString('utf8');
+  };
+  /**
+   * A whole JSON body in one native read (much cheaper than a reader loop). The first-byte and idle
+   * limits both cover the whole body here: a JSON reply is one document, sent at once.
+   */
+  const readText = async (res: Response): Promise<string> => {
+    if (signal.aborted) throw toFailure(signal.reason);
+    arm('idle', idleMs, () => `upstream sent no data for ${idleMs} ms`);
+    let text: string;
+    try {
+      text = await Promise.race([res.text(), new Promise<never>((_, reject) => (rejectBody = reject))]);
+    } catch (error) {
+      throw toFailure(error);
+    } finally {
+      rejectBody = undefined;
+      disarm('idle');
+    }
+    if (signal.aborted) throw toFailure(signal.reason);
+    sawData();
+    return text;
   };
 
   try {
@@ -150,9 +189,9 @@ export async function* runProvider(
       throw toFailure(error);
     }
     disarm('connect');
-    reader = response.body?.getReader();
 
     if (!response.ok) {
+      reader = response.body?.getReader();
       let body = '';
       try {
         body = await readAll();
@@ -168,7 +207,7 @@ export async function* runProvider(
     const isSse = contentType.includes('text/event-stream') || (options.stream && !contentType.includes('json'));
 
     if (!isSse) {
-      const text = await readAll();
+      const text = await readText(response);
       let data: unknown;
       try {
         data = JSON.parse(text);
@@ -195,6 +234,7 @@ export async function* runProvider(
     }
 
     // Streaming. Events before the first output are held back (see the contract above).
+    reader = response.body?.getReader();
     const decoder = adapter.createStreamDecoder(warnings);
     const parser = createSseParser();
     const errorBodies = new WeakMap<ProviderErrorInfo, string>(); // raw payloads, kept if we throw
@@ -278,9 +318,10 @@ export async function* runProvider(
     }
     yield* emit(decoder.end());
   } finally {
-    for (const timer of timers.values()) clearTimeout(timer);
+    clearTimeout(connectTimer);
+    clearTimeout(firstByteTimer);
+    clearTimeout(idleTimer);
     options.signal?.removeEventListener('abort', forwardAbort);
-    signal.removeEventListener('abort', cancelReader);
     reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
   }
 }
