@@ -1,4 +1,5 @@
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
 
 /**
  * All tables. Each later feature adds its tables here and generates a migration with
@@ -87,11 +88,12 @@ export const requests = sqliteTable(
     project: text("project"),
   },
   (t) => [
-    index("requests_project_idx").on(t.project, t.id),
+    // Partial: most rows have no project, and `project = ?` implies `project IS NOT NULL`.
+    index("requests_project_idx").on(t.project, t.id).where(sql`${t.project} IS NOT NULL`),
     index("requests_key_idx").on(t.clientKeyId, t.id),
     index("requests_provider_idx").on(t.provider, t.id),
     index("requests_model_idx").on(t.requestedModel, t.id),
-    index("requests_received_idx").on(t.receivedAt),
+    // No index on received_at: ids are time-ordered, so time ranges are id ranges (idLowerBound).
   ],
 );
 
