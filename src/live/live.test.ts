@@ -98,3 +98,20 @@ test("provider health follows traffic: healthy, degraded, down, and change event
   expect(t.health("oa").status).toBe("healthy");
   expect(changes).toEqual(["oa:unknown->healthy", "oa:healthy->degraded", "oa:degraded->down", "oa:down->healthy"]);
 });
+
+test("metrics: series appear only once counted, and repeated rows add up in the same series", () => {
+  const m = new Metrics();
+  for (let i = 0; i < 3; i++) m.observe(row());
+  m.observe(row({ provider: "b", upstream_model: "m2", cost_pico: null, status: 200, input_tokens: 4, output_tokens: 1, cached_tokens: null, ttfb_ms: null }));
+  const text = m.render();
+  expect(text).toContain('llm_proxy_requests_total{provider="oa",model="gpt-4o",status="200"} 3');
+  expect(text).toContain('llm_proxy_tokens_total{provider="oa",model="gpt-4o",kind="cached"} 6');
+  expect(text).toContain('llm_proxy_tokens_total{provider="oa",model="gpt-4o",kind="output"} 15');
+  expect(text).not.toContain('kind="cache_write"'); // never counted: no series
+  expect(text).not.toContain('kind="reasoning"');
+  expect(text).toContain('llm_proxy_unpriced_requests_total{provider="b",model="m2"} 1');
+  expect(text).not.toContain('llm_proxy_cost_usd_total{provider="b"');
+  expect(text).toContain('llm_proxy_time_to_first_byte_seconds_count{provider="oa"} 3');
+  expect(text).not.toContain('llm_proxy_time_to_first_byte_seconds_count{provider="b"}');
+  expect(text).toContain('llm_proxy_request_duration_seconds_count{provider="b"} 1');
+});

@@ -1,4 +1,4 @@
-import crypto from "node:crypto";
+import { pooledRandomBytes } from "./random.ts";
 
 /**
  * Time-sortable request ids: "req_" + 10 Crockford-base32 characters of the millisecond timestamp
@@ -7,6 +7,8 @@ import crypto from "node:crypto";
  */
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const ID_PREFIX = "req_";
+
+const DIGITS = ALPHABET.split("");
 
 function encodeTime(ms: number): string {
   let out = "";
@@ -20,6 +22,9 @@ function encodeTime(ms: number): string {
 
 let lastTime = -1;
 let lastRand: number[] = [];
+// The encoded time of the last id (ids minted in the same millisecond share it).
+let lastEncodedAt = -1;
+let lastEncoded = "";
 
 /**
  * A new id. Monotonic within the process: ids minted in the same millisecond (or after the clock
@@ -39,13 +44,21 @@ export function newRequestId(now = Date.now()): string {
       rand[i] = 0;
     }
   } else {
-    const bytes = crypto.randomBytes(16);
+    const bytes = pooledRandomBytes(16);
     // The top bit stays clear so increments within one millisecond cannot overflow in practice.
-    rand = Array.from(bytes, (b, i) => (i === 0 ? b & 15 : b & 31));
+    rand = new Array<number>(16);
+    rand[0] = bytes[0]! & 15;
+    for (let i = 1; i < 16; i++) rand[i] = bytes[i]! & 31;
   }
   lastTime = now;
   lastRand = rand;
-  return ID_PREFIX + encodeTime(now) + rand.map((d) => ALPHABET[d]).join("");
+  if (now !== lastEncodedAt) {
+    lastEncoded = encodeTime(now);
+    lastEncodedAt = now;
+  }
+  let suffix = "";
+  for (let i = 0; i < 16; i++) suffix += DIGITS[rand[i]!];
+  return ID_PREFIX + lastEncoded + suffix;
 }
 
 /** The smallest id that can be minted at `ms` (ids at or after `ms` compare >= it). */

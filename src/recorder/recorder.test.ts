@@ -203,3 +203,19 @@ test("ids minted in the same millisecond keep creation order", () => {
   expect(new Set(ids).size).toBe(1000);
   expect(newRequestId(at - 5) > ids.at(-1)!).toBe(true); // a clock step back cannot reorder
 });
+
+test("pooled random ids: unique, well-formed, and the pool refills", async () => {
+  const { pooledRandomBytes, randomBase64Url } = await import("./random.ts");
+  const seen = new Set<string>();
+  for (let i = 0; i < 5000; i++) seen.add(randomBase64Url(12)); // crosses many pool refills
+  expect(seen.size).toBe(5000);
+  for (const id of seen) expect(id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  const a = Buffer.from(pooledRandomBytes(32));
+  const b = Buffer.from(pooledRandomBytes(32));
+  expect(a.equals(b)).toBe(false);
+  expect(() => pooledRandomBytes(257)).toThrow(RangeError);
+  const ids = Array.from({ length: 2000 }, () => newRequestId());
+  expect(new Set(ids).size).toBe(ids.length);
+  expect([...ids].sort()).toEqual(ids); // creation order is id order
+  for (const id of ids) expect(id).toMatch(/^req_[0-9A-HJKMNP-TV-Z]{26}$/);
+});

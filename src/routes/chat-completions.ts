@@ -1,4 +1,4 @@
-import crypto from "node:crypto";
+import { randomBase64Url } from "../recorder/random.ts";
 import {
   createChunkEncoder,
   formatSSE,
@@ -14,7 +14,7 @@ import type { Dialect } from "./pipeline.ts";
 /** POST /v1/chat/completions: OpenAI's Chat Completions dialect on the shared request path. */
 export const chatCompletionsDialect: Dialect<ParsedChatRequest> = {
   endpoint: "chat.completions",
-  newId: () => `chatcmpl-${crypto.randomBytes(12).toString("base64url")}`,
+  newId: () => `chatcmpl-${randomBase64Url(12)}`,
   parse(body) {
     const parsed = parseChatCompletionRequest(body);
     return parsed.ok

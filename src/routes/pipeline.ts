@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { createAccumulator } from "../core/accumulate.ts";
 import { GatewayError, openChat } from "../core/gateway.ts";
@@ -7,6 +6,7 @@ import { ClientError } from "../errors.ts";
 import { GovernanceError } from "../governance/governance.ts";
 import { GovernedTrace } from "../governance/trace.ts";
 import { usageOrEstimate } from "../recorder/trace.ts";
+import { randomBase64Url } from "../recorder/random.ts";
 import { readJsonBody } from "./request-body.ts";
 import type { V1Deps } from "./v1.ts";
 
@@ -208,5 +208,5 @@ export async function runDialect<P extends ParsedInbound>(
 
 /** `<prefix><24 url-safe random characters>` */
 export function randomId(prefix: string): string {
-  return prefix + crypto.randomBytes(18).toString("base64url");
+  return prefix + randomBase64Url(18);
 }
