@@ -190,7 +190,9 @@ export type RequestLogSettings = {
 export const REQUEST_LOG_DEFAULTS: RequestLogSettings = {
   enabled: true,
   flushIntervalMs: 250,
-  batchSize: 500,
+  // 100 rows ≈ 1.5 ms of writing per event-loop turn: as cheap per row as 500 (measured 14.3 vs
+  // 15.9 µs/row), and requests wait behind a much shorter transaction (p99 at low concurrency).
+  batchSize: 100,
   queueCapacity: 20_000,
   storeBodies: false,
   retentionDays: 30,
