@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { REQUEST_LOG_DEFAULTS } from "../config.ts";
 import { openDatabase } from "../db/client.ts";
 import { runMigrations } from "../db/migrate.ts";
 import { RequestLogStore } from "../db/request-log.ts";
@@ -45,7 +46,9 @@ function record(i: number, at: number): RequestRecord {
 const price = () => ({ costPico: 1_234_567_890n, entry: "openai/gpt-4o", rule: "exact" });
 
 // 1. Sustained throughput: producers enqueue as fast as they can; the writer drains in batches.
-const recorder = new Recorder({ store, log: createLogger({ sink: () => {} }), price, flushIntervalMs: 250, batchSize: 500, capacity: 20_000 });
+// The shipped defaults (batch size, interval, queue bound): what a server does.
+const { flushIntervalMs, batchSize, queueCapacity } = REQUEST_LOG_DEFAULTS;
+const recorder = new Recorder({ store, log: createLogger({ sink: () => {} }), price, flushIntervalMs, batchSize, capacity: queueCapacity });
 recorder.start();
 // Live traffic lands in the current minutes; the backfill below spreads rows over 30 days.
 const span = 30 * 86_400_000;
@@ -103,7 +106,7 @@ const queries: Array<[string, () => unknown]> = [
   ["series 7 d, 60 points (rollups)", () => store.series({ from: now - 7 * 86_400_000, to: now, points: 60 })],
 ];
 console.log(`request log: ${rows.toLocaleString()} rows in ${path.join(dir, "log.db")} (${(fs.statSync(path.join(dir, "log.db")).size / 1e6).toFixed(0)} MB)`);
-console.log(`\n| recorder throughput (rows + rollups, batches of 500) | rows/s |\n|---|---|`);
+console.log(`\n| recorder throughput (rows + rollups, batches of ${batchSize}) | rows/s |\n|---|---|`);
 console.log(`| median of ${runs.length} rounds | ${Math.round(median(runs)).toLocaleString()} |`);
 console.log(`| slowest round | ${Math.round(Math.min(...runs)).toLocaleString()} |`);
 if (backfill > 0) console.log(`| backfill over 30 days (more rollup keys per batch) | ${Math.round(backfillRate).toLocaleString()} |`);
