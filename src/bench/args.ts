@@ -11,6 +11,8 @@ export type Options = {
   firstChunkDelay: number;
   chunkGap: number;
   quick: boolean;
+  /** Also measure a minimal Elysia proxy route (the framework floor). */
+  floor: boolean;
 };
 
 export const USAGE = `bun run bench [options]    (src/bench/index.ts)
@@ -27,6 +29,7 @@ Compares llm-proxy with a bare Bun passthrough proxy, both in front of a mock up
   --first-chunk-delay MS    mock upstream delay before the first SSE chunk (default 0)
   --chunk-gap MS            mock upstream delay between SSE chunks       (default 1)
   --quick               short run for development
+  --floor               also measure a minimal Elysia proxy route (src/bench/elysia-floor.ts)
 Environment: BENCH_DURATION=5, BENCH_REPEAT=1, BENCH_LOADGEN=bun, … (flags win).`;
 
 const QUICK = { duration: 3, warmup: 1, repeat: 1, ttfbRequests: 50 };
@@ -35,7 +38,7 @@ const DEFAULTS = { duration: 10, warmup: 2, repeat: 3, ttfbRequests: 200 };
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
-  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick"]);
+  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick", "floor"]);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     const name = camel(k.slice(6).toLowerCase().replace(/_/g, "-"));
@@ -50,15 +53,16 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     if (!a.startsWith("--")) throw new Error(`unexpected argument '${a}'\n\n${USAGE}`);
     const eq = a.indexOf("=");
     const name = camel(eq > 0 ? a.slice(2, eq) : a.slice(2));
-    if (name === "quick") {
-      raw.quick = "1";
+    if (name === "quick" || name === "floor") {
+      raw[name] = "1";
       continue;
     }
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new Error(`${a} needs a value`);
     raw[name] = value;
   }
-  const quick = raw.quick !== undefined && raw.quick !== "0" && raw.quick !== "false";
+  const flag = (name: string) => raw[name] !== undefined && raw[name] !== "0" && raw[name] !== "false";
+  const quick = flag("quick");
   const base = quick ? QUICK : DEFAULTS;
   const num = (name: keyof typeof DEFAULTS | "firstChunkDelay" | "chunkGap", fallback: number, min: number, max: number) => {
     const v = raw[name] === undefined ? fallback : Number(raw[name]);
@@ -87,5 +91,6 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     firstChunkDelay: num("firstChunkDelay", 0, 0, 10_000),
     chunkGap: num("chunkGap", 1, 0, 1000),
     quick,
+    floor: flag("floor"),
   };
 }

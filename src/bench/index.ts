@@ -12,12 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs, type Options } from "./args.ts";
 import { CHAT_BODY, checkCompletion, checkStream, STREAM_BODY } from "./fixtures.ts";
-import { chooseGateway, prepareGateway, startGateway, type GatewayCommand } from "./gateway.ts";
+import { chooseGateway, prepareGateway, ROOT, startGateway, type GatewayCommand } from "./gateway.ts";
 import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
 import { roundLine, summarize, table, targets, type RoundResult } from "./report.ts";
 
-type Server = { name: "passthrough" | "llm-proxy" | "llm-proxy, log off"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
+type Server = { name: "passthrough" | "elysia floor" | "llm-proxy" | "llm-proxy, log off"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
 
 const opts = (() => {
   try {
@@ -43,7 +43,7 @@ function cpuModel(): string {
 /** Upper bound on the whole run, enforced by a watchdog. */
 function timeBudgetS(o: Options): number {
   const perTarget = 60 + o.warmup + (o.connections.length + 1) * (o.duration + 5) + o.ttfbRequests * 0.2 + 30;
-  return 120 + 2 * o.repeat * 2 * perTarget;
+  return 120 + o.repeat * (o.floor ? 4 : 3) * 1.5 * perTarget;
 }
 
 async function sanity(s: Server): Promise<void> {
@@ -85,8 +85,9 @@ let dirs = 0;
 async function startServer(name: Server["name"], gw: GatewayCommand, mockPort: number): Promise<Server> {
   const port = await P.freePort();
   const log = path.join(tmp, `${name}.stderr.log`);
-  if (name === "passthrough") {
-    const proc = P.spawnChild(P.CORE_SERVER, [process.execPath, path.join(import.meta.dir, "passthrough.ts"), String(port), String(mockPort)], { logFile: log });
+  if (name === "passthrough" || name === "elysia floor") {
+    const script = name === "passthrough" ? "passthrough.ts" : "elysia-floor.ts";
+    const proc = P.spawnChild(P.CORE_SERVER, [process.execPath, path.join(import.meta.dir, script), String(port), String(mockPort)], { logFile: log, cwd: ROOT });
     await P.waitReady(`http://127.0.0.1:${port}/healthz`, proc, 30_000);
     return { name, proc, log, target: { url: `http://127.0.0.1:${port}/v1/chat/completions`, key: DUMMY_KEY } };
   }
@@ -151,10 +152,11 @@ async function main() {
   );
   await P.waitReady(`http://127.0.0.1:${mockPort}/healthz`, mock);
 
-  const results: Record<Server["name"], RoundResult[]> = { passthrough: [], "llm-proxy": [], "llm-proxy, log off": [] };
+  const results: Record<Server["name"], RoundResult[]> = { passthrough: [], "elysia floor": [], "llm-proxy": [], "llm-proxy, log off": [] };
   const gatewayLog: string[] = [];
   for (let round = 1; round <= opts.repeat; round++) {
-    const order: Array<Server["name"]> = round % 2 ? ["passthrough", "llm-proxy", "llm-proxy, log off"] : ["llm-proxy, log off", "llm-proxy", "passthrough"];
+    const names: Array<Server["name"]> = ["passthrough", ...(opts.floor ? (["elysia floor"] as const) : []), "llm-proxy", "llm-proxy, log off"];
+    const order = round % 2 ? names : [...names].reverse();
     for (const name of order) {
       const server = await startServer(name, gw, mockPort);
       try {
@@ -175,6 +177,18 @@ async function main() {
   console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
   const t = targets(pt, gwSum, opts.connections);
   console.log(`## Targets\n\n${t.text}\n`);
+  if (opts.floor) {
+    // The framework floor: the same upstream call from a minimal Elysia route, same run.
+    const fl = summarize(results["elysia floor"], opts.connections);
+    const us = (s: typeof fl, c: number) => (s.serverCpu[c]! / 100 / s.rps[c]!) * 1e6;
+    console.log("## Framework floor (minimal Elysia proxy route, same run)\n");
+    console.log("| metric | passthrough | elysia floor | llm-proxy |\n|---|---:|---:|---:|");
+    for (const c of opts.connections) {
+      console.log(`| requests/s, ${c} conns | ${pt.rps[c]!.toFixed(0)} | ${fl.rps[c]!.toFixed(0)} (${(fl.rps[c]! / pt.rps[c]!).toFixed(2)}×) | ${gwSum.rps[c]!.toFixed(0)} (${(gwSum.rps[c]! / pt.rps[c]!).toFixed(2)}×) |`);
+      console.log(`| server CPU per request, ${c} conns (µs) | ${us(pt, c).toFixed(0)} | ${us(fl, c).toFixed(0)} | ${us(gwSum, c).toFixed(0)} |`);
+    }
+    console.log("");
+  }
   // What the request log costs: the same gateway with [request_log] enabled = false, same run.
   const off = summarize(results["llm-proxy, log off"], opts.connections);
   console.log("## Request log cost (llm-proxy with logging on vs off, same run)\n");
