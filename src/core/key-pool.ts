@@ -21,6 +21,7 @@ export class KeyPool {
     if (keyCount === 0) return [];
     const start = this.cursor.get(providerId) ?? 0;
     this.cursor.set(providerId, (start + 1) % keyCount);
+    if (keyCount === 1 && this.benchedUntil.size === 0) return [0]; // the common case: nothing to skip
     const all = Array.from({ length: keyCount }, (_, i) => (start + i) % keyCount);
     const now = this.now();
     const usable = all.filter((i) => (this.benchedUntil.get(`${providerId}#${i}`) ?? 0) <= now);

@@ -71,7 +71,10 @@ export async function runDialect<P extends ParsedInbound>(
     project: request.headers.get("x-llm-proxy-project")?.slice(0, 100) || undefined,
   });
   let body: unknown;
-  let promptText = "";
+  // The prompt as text, for estimating usage when a request ends without the upstream's count
+  // (client disconnects): built only then, not on every request.
+  let messages: unknown;
+  const promptText = () => (messages === undefined ? "" : JSON.stringify(messages));
   // `x-ratelimit-*` headers from admission, sent on every response after it.
   let limitHeaders: Record<string, string> | undefined;
   const storeBodies = settings.storeBodies || identity.policy.storeBodies;
@@ -86,7 +89,7 @@ export async function runDialect<P extends ParsedInbound>(
     if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
     // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
     limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
-    promptText = JSON.stringify(chat.messages);
+    messages = chat.messages;
 
     // Linked to the client connection: a disconnect aborts the upstream call at once.
     const upstream = new AbortController();
@@ -105,7 +108,7 @@ export async function runDialect<P extends ParsedInbound>(
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
       }
       if (upstream.signal.aborted) {
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText, "") });
+        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText(), "") });
         return new Response(null, { status: 499 });
       }
       throw e;
@@ -124,7 +127,7 @@ export async function runDialect<P extends ParsedInbound>(
         }
       } catch (e) {
         const result = acc.result();
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText, result.text) });
+        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText(), result.text) });
         throw e;
       }
       const result = acc.result();
@@ -178,7 +181,7 @@ export async function runDialect<P extends ParsedInbound>(
             status: gone ? 499 : (failure?.status ?? 200),
             errorClass: gone ? "client_disconnected" : failure?.errorClass,
             errorMessage: gone ? undefined : failure?.message,
-            usage: gone ? usageOrEstimate(result.usage, promptText, result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
+            usage: gone ? usageOrEstimate(result.usage, promptText(), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
             bodies: storeBodies ? { request: body, response: result } : undefined,
           });
           try {
