@@ -3,26 +3,24 @@
 // deep-equal value. Checked on every client body in ../shared/fixtures (read in place), hand-written
 // cases, and single-field mutations of the accepted bodies (the safety net).
 import { describe, expect, test } from 'bun:test';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { CHAT_BODY, STREAM_BODY } from '../bench/fixtures.ts';
+import { listFixtures, loadFixture } from '../testing/fixtures.ts';
+import { REMOVE, mutate, pathsOf } from '../testing/mutation.ts';
 import { fastChatCompletionRequest } from './openai-chat-fast.ts';
 import { parseChatCompletionRequest } from './openai-chat.ts';
 import { MODELLED_KEYS, chatCompletionRequestSchema } from './openai-chat-schema.ts';
 
-const FIXTURES_DIR = path.resolve(import.meta.dir, '../../../shared/fixtures');
 const CHAT_COMPLETIONS_PROVIDERS = new Set(['openai', 'deepseek', 'xai']);
 
 /** Every chat-completions body a client sends in the fixtures (gateway requests, OpenAI-shaped upstream requests). */
 function fixtureBodies(): [name: string, body: unknown][] {
   const bodies: [string, unknown][] = [];
   for (const provider of ['openai', 'deepseek', 'xai', 'anthropic', 'gemini']) {
-    const dir = path.join(FIXTURES_DIR, provider);
-    for (const file of readdirSync(dir).filter((name) => name.endsWith('.json')).sort()) {
-      const fixture = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-      if (fixture.gateway_request) bodies.push([`${provider}/${file} gateway_request`, fixture.gateway_request]);
+    for (const name of listFixtures(provider)) {
+      const fixture = loadFixture(provider, name);
+      if (fixture.gateway_request) bodies.push([`${provider}/${name}.json gateway_request`, fixture.gateway_request]);
       if (CHAT_COMPLETIONS_PROVIDERS.has(provider)) {
-        bodies.push([`${provider}/${file} upstream_request.body`, fixture.upstream_request.body]);
+        bodies.push([`${provider}/${name}.json upstream_request.body`, fixture.upstream_request.body]);
       }
     }
   }
@@ -229,7 +227,6 @@ describe('fastChatCompletionRequest declines (zod decides)', () => {
 // ---------------------------------------------------------------------------------------------
 // Mutation test: single-field changes of the accepted bodies; every accepted mutant must agree with zod.
 
-const REMOVE = Symbol('remove');
 const MUTATIONS: unknown[] = [
   REMOVE,
   undefined,
@@ -263,32 +260,6 @@ const MUTATIONS: unknown[] = [
   [{ role: 'user', content: 'x' }],
   [{ type: 'text', text: 'x' }],
 ];
-
-type Path = (string | number)[];
-
-/** Paths to every node below the root. */
-function pathsOf(value: unknown, prefix: Path = []): Path[] {
-  if (typeof value !== 'object' || value === null) return [];
-  const out: Path[] = [];
-  const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
-  for (const [key, child] of entries) {
-    const at = [...prefix, key];
-    out.push(at, ...pathsOf(child, at));
-  }
-  return out;
-}
-
-/** A deep copy of `root` with the node at `at` replaced (or removed); throws if its parent is missing. */
-function mutate(root: unknown, at: Path, replacement: unknown): unknown {
-  const copy = structuredClone(root) as any;
-  let parent = copy;
-  for (const key of at.slice(0, -1)) parent = parent[key];
-  const last = at[at.length - 1]!;
-  if (replacement !== REMOVE) parent[last] = structuredClone(replacement);
-  else if (Array.isArray(parent)) parent.splice(last as number, 1);
-  else delete parent[last];
-  return copy;
-}
 
 describe('mutation safety net', () => {
   test('every single-field mutant the fast path accepts parses identically with zod', () => {

@@ -4,16 +4,14 @@
 // ../shared/fixtures (read in place), the bench payloads, hand-written cases, and single-field
 // mutations of the accepted payloads (the safety net).
 import { describe, expect, test } from 'bun:test';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import type { z } from 'zod';
 import { COMPLETION_JSON, STREAM_EVENTS } from '../bench/fixtures.ts';
+import { listFixtures, loadFixture } from '../testing/fixtures.ts';
+import { REMOVE, mutate, pathsOf, type Path } from '../testing/mutation.ts';
 import { openai } from './openai.ts';
 import { fastOpenAIChunk, fastOpenAIResponse } from './openai-wire-fast.ts';
 import { openAIChunkSchema, openAIResponseSchema } from './openai-wire.ts';
 import { createSseParser } from './sse.ts';
-
-const FIXTURES_DIR = path.resolve(import.meta.dir, '../../../shared/fixtures');
 
 type Payload = { name: string; data: unknown; kind: 'response' | 'chunk'; error: boolean };
 
@@ -30,12 +28,11 @@ const isErrorBody = (data: unknown) => typeof data === 'object' && data !== null
 function fixturePayloads(): Payload[] {
   const payloads: Payload[] = [];
   for (const provider of ['openai', 'deepseek', 'xai']) {
-    const dir = path.join(FIXTURES_DIR, provider);
-    for (const file of readdirSync(dir).filter((name) => name.endsWith('.json')).sort()) {
-      const { response } = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-      const name = `${provider}/${file}`;
+    for (const file of listFixtures(provider)) {
+      const { response, rawBody } = loadFixture(provider, file);
+      const name = `${provider}/${file}.json`;
       if (response.body_file) {
-        const chunks = ssePayloads(readFileSync(path.join(dir, response.body_file), 'utf8'));
+        const chunks = ssePayloads(new TextDecoder().decode(rawBody));
         chunks.forEach((data, i) => {
           payloads.push({ name: `${name} chunk ${i}`, data, kind: 'chunk', error: isErrorBody(data) });
         });
@@ -239,7 +236,6 @@ describe('the fast paths decline (zod decides)', () => {
 // ---------------------------------------------------------------------------------------------
 // Mutation test: single-field changes of the accepted payloads; every accepted mutant must agree with zod.
 
-const REMOVE = Symbol('remove');
 const MUTATIONS: unknown[] = [
   REMOVE,
   undefined,
@@ -266,20 +262,6 @@ const MUTATIONS: unknown[] = [
   [{ index: 0, function: { name: 'f', arguments: { a: 1 } } }],
 ];
 
-type Path = (string | number)[];
-
-/** Paths to every node below the root. */
-function pathsOf(value: unknown, prefix: Path = []): Path[] {
-  if (typeof value !== 'object' || value === null) return [];
-  const out: Path[] = [];
-  const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
-  for (const [key, child] of entries) {
-    const at = [...prefix, key];
-    out.push(at, ...pathsOf(child, at));
-  }
-  return out;
-}
-
 /** Modelled paths that may be absent from a given payload. */
 function modelledPaths(): Path[] {
   const out: Path[] = [['id'], ['model'], ['choices'], ['usage'], ['extra']];
@@ -296,18 +278,6 @@ function modelledPaths(): Path[] {
     for (const key of ['name', 'arguments']) out.push(['choices', 0, container, 'tool_calls', 0, 'function', key]);
   }
   return out;
-}
-
-/** A deep copy of `root` with the node at `at` replaced (or removed); throws if its parent is missing. */
-function mutate(root: unknown, at: Path, replacement: unknown): unknown {
-  const copy = structuredClone(root) as any;
-  let parent = copy;
-  for (const key of at.slice(0, -1)) parent = parent[key];
-  const last = at[at.length - 1]!;
-  if (replacement !== REMOVE) parent[last] = structuredClone(replacement);
-  else if (Array.isArray(parent)) parent.splice(last as number, 1);
-  else delete parent[last];
-  return copy;
 }
 
 describe('mutation safety net', () => {
