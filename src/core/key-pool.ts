@@ -21,8 +21,8 @@ export class KeyPool {
     if (keyCount === 0) return [];
     const start = this.cursor.get(providerId) ?? 0;
     this.cursor.set(providerId, (start + 1) % keyCount);
-    if (keyCount === 1 && this.benchedUntil.size === 0) return [0]; // the common case: nothing to skip
     const all = Array.from({ length: keyCount }, (_, i) => (start + i) % keyCount);
+    if (this.benchedUntil.size === 0) return all; // nothing benched: no bookkeeping to consult
     const now = this.now();
     const usable = all.filter((i) => (this.benchedUntil.get(`${providerId}#${i}`) ?? 0) <= now);
     if (usable.length) return usable;

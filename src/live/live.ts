@@ -59,7 +59,6 @@ export class Live {
 
   /** Recorder hook: a request started. */
   started = (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => {
-    if (!this.hub.subscribers("requests")) return; // nobody watching: build nothing
     this.hub.publish("requests", { type: "started", request: { id: info.id, received_at: info.receivedAt, endpoint: info.endpoint, client_key_id: info.clientKeyId ?? null } });
   };
 

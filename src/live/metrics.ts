@@ -9,50 +9,29 @@ type Labels = Record<string, string>;
 /** Series key: each metric is always called with the same label names in the same order. */
 const key = (labels: Labels) => Object.values(labels).join("\u0000");
 
-type CounterValue = { labels: Labels; value: number };
-type HistogramValue = { labels: Labels; buckets: number[]; sum: number; count: number };
-
 class Counter {
-  readonly values = new Map<string, CounterValue>();
+  readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels, by = 1) {
-    this.series(labels).value += by;
-  }
-  /** The series for `labels`, created (at 0) on first use; callers may keep it and add to `value`. */
-  series(labels: Labels): CounterValue {
     const k = key(labels);
-    let v = this.values.get(k);
-    if (!v) this.values.set(k, (v = { labels, value: 0 }));
-    return v;
+    const v = this.values.get(k);
+    if (v) v.value += by;
+    else this.values.set(k, { labels, value: by });
   }
 }
 
 class Histogram {
-  readonly values = new Map<string, HistogramValue>();
+  readonly values = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
   constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
   observe(labels: Labels, value: number) {
-    this.add(this.series(labels), value);
-  }
-  series(labels: Labels): HistogramValue {
     const k = key(labels);
     let v = this.values.get(k);
     if (!v) this.values.set(k, (v = { labels, buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
-    return v;
-  }
-  add(v: HistogramValue, value: number) {
     for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) v.buckets[i]!++;
     v.sum += value;
     v.count++;
   }
 }
-
-/** Series of one provider/model pair, resolved once (observe() runs for every logged row). */
-type PairSeries = {
-  requests: Map<number, CounterValue>;
-  tokens: Partial<Record<"input" | "cached" | "cache_write" | "output" | "reasoning", CounterValue>>;
-  cost?: CounterValue;
-  unpriced?: CounterValue;
-};
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const fmtLabels = (labels: Labels, extra?: Labels) => {
@@ -73,8 +52,6 @@ export class Metrics {
   readonly latency = new Histogram("llm_proxy_request_duration_seconds", "Request latency.", LATENCY_BOUNDS_MS.map((b) => b / 1000));
   readonly ttfb = new Histogram("llm_proxy_time_to_first_byte_seconds", "Time to first byte.", LATENCY_BOUNDS_MS.map((b) => b / 1000));
   private gauges: Gauges[] = [];
-  private pairs = new Map<string, PairSeries>();
-  private byProvider = new Map<string, { latency: HistogramValue; ttfb?: HistogramValue }>();
 
   /** Adds on-demand gauges (queue depth, in-flight, process and host figures). */
   addGauges(g: Gauges): void {
@@ -85,22 +62,15 @@ export class Metrics {
   observe(row: RequestRow, attempts?: Array<{ ok: boolean; errorClass?: string; target: string }>): void {
     const provider = row.provider ?? "none";
     const model = row.upstream_model ?? row.requested_model ?? "none";
-    const pairKey = `${provider}\u0000${model}`;
-    let pair = this.pairs.get(pairKey);
-    if (!pair) this.pairs.set(pairKey, (pair = { requests: new Map(), tokens: {} }));
-    let requests = pair.requests.get(row.status);
-    if (!requests) pair.requests.set(row.status, (requests = this.requests.series({ provider, model, status: String(row.status) })));
-    requests.value++;
-    const tokens = (kind: keyof PairSeries["tokens"], n: number | null) => {
-      if (n) (pair.tokens[kind] ??= this.tokens.series({ provider, model, kind })).value += n;
-    };
-    tokens("input", row.input_tokens);
-    tokens("cached", row.cached_tokens);
-    tokens("cache_write", row.cache_write_tokens);
-    tokens("output", row.output_tokens);
-    tokens("reasoning", row.reasoning_tokens);
-    if (row.cost_pico !== null) (pair.cost ??= this.cost.series({ provider, model })).value += Number(row.cost_pico) / 1e12;
-    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (pair.unpriced ??= this.unpriced.series({ provider, model })).value++;
+    this.requests.inc({ provider, model, status: String(row.status) });
+    const t = { provider, model };
+    if (row.input_tokens) this.tokens.inc({ ...t, kind: "input" }, row.input_tokens);
+    if (row.cached_tokens) this.tokens.inc({ ...t, kind: "cached" }, row.cached_tokens);
+    if (row.cache_write_tokens) this.tokens.inc({ ...t, kind: "cache_write" }, row.cache_write_tokens);
+    if (row.output_tokens) this.tokens.inc({ ...t, kind: "output" }, row.output_tokens);
+    if (row.reasoning_tokens) this.tokens.inc({ ...t, kind: "reasoning" }, row.reasoning_tokens);
+    if (row.cost_pico !== null) this.cost.inc(t, Number(row.cost_pico) / 1e12);
+    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.inc(t);
     const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>) : undefined);
     if (list) {
       list.forEach((a, i) => {
@@ -109,10 +79,8 @@ export class Metrics {
         if (i > 0) this.retries.inc({ provider: p });
       });
     }
-    let p = this.byProvider.get(provider);
-    if (!p) this.byProvider.set(provider, (p = { latency: this.latency.series({ provider }) }));
-    this.latency.add(p.latency, row.latency_ms / 1000);
-    if (row.ttfb_ms !== null) this.ttfb.add((p.ttfb ??= this.ttfb.series({ provider })), row.ttfb_ms / 1000);
+    this.latency.observe({ provider }, row.latency_ms / 1000);
+    if (row.ttfb_ms !== null) this.ttfb.observe({ provider }, row.ttfb_ms / 1000);
   }
 
   gaugeValues() {

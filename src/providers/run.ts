@@ -17,6 +17,7 @@ import type { ChatRequest, ProviderErrorInfo, StreamEvent } from '../core/types.
 import { ProviderError } from './errors.ts';
 import { createSseParser } from './sse.ts';
 import type { ProviderAdapter, ProviderSettings } from './types.ts';
+import type { z } from 'zod';
 
 export type RunTimeouts = {
   /** Request start → response headers. */
@@ -93,22 +94,11 @@ export async function* runProvider(
   const forwardAbort = () => abortAll(options.signal!.reason);
   if (options.signal?.aborted) forwardAbort();
   else options.signal?.addEventListener('abort', forwardAbort, { once: true });
-  let connectTimer: ReturnType<typeof setTimeout> | undefined;
-  let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  type TimerName = 'connect' | 'first-byte' | 'idle';
-  const disarm = (name: TimerName) => {
-    if (name === 'connect') clearTimeout(connectTimer);
-    else if (name === 'first-byte') clearTimeout(firstByteTimer);
-    else clearTimeout(idleTimer);
-  };
-  const arm = (name: TimerName, ms: number | undefined, message: () => string) => {
+  const timers: Partial<Record<'connect' | 'first-byte' | 'idle', ReturnType<typeof setTimeout>>> = {};
+  const disarm = (name: keyof typeof timers) => clearTimeout(timers[name]);
+  const arm = (name: keyof typeof timers, ms: number | undefined, message: () => string) => {
     disarm(name);
-    if (ms === undefined) return;
-    const timer = setTimeout(() => abortAll(new TimeoutReason(message())), Math.max(1, ms));
-    if (name === 'connect') connectTimer = timer;
-    else if (name === 'first-byte') firstByteTimer = timer;
-    else idleTimer = timer;
+    if (ms !== undefined) timers[name] = setTimeout(() => abortAll(new TimeoutReason(message())), Math.max(1, ms));
   };
   let comments = 0; // upstream SSE comments seen (keep-alives)
   let silentMs = 0; // time spent waiting on the upstream since its last data
@@ -217,9 +207,7 @@ export async function* runProvider(
       if (isErrorPayload(data)) {
         throw fail(adapter.parseError({ status: response.status, body: text, headers: response.headers }), text);
       }
-      const fast = adapter.fastResponse?.(data);
-      const parsed =
-        fast !== undefined ? { success: true as const, data: fast } : adapter.responseSchema.safeParse(data);
+      const parsed = validate(adapter.fastResponse, adapter.responseSchema, data);
       if (!parsed.success) {
         throw fail(invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
       }
@@ -281,9 +269,7 @@ export async function* runProvider(
       if (event === 'error' || isErrorPayload(payload)) {
         return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
       }
-      const fast = adapter.fastChunk?.(payload);
-      const chunk =
-        fast !== undefined ? { success: true as const, data: fast } : adapter.chunkSchema.safeParse(payload);
+      const chunk = validate(adapter.fastChunk, adapter.chunkSchema, payload);
       if (!chunk.success) return [errorEvent(invalidResponse('unexpected upstream chunk shape'), data)];
       try {
         return decoder.push(chunk.data);
@@ -318,9 +304,7 @@ export async function* runProvider(
     }
     yield* emit(decoder.end());
   } finally {
-    clearTimeout(connectTimer);
-    clearTimeout(firstByteTimer);
-    clearTimeout(idleTimer);
+    for (const timer of Object.values(timers)) clearTimeout(timer);
     options.signal?.removeEventListener('abort', forwardAbort);
     reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
   }
@@ -328,4 +312,10 @@ export async function* runProvider(
 
 function isErrorPayload(data: unknown): boolean {
   return typeof data === 'object' && data !== null && !Array.isArray(data) && (data as { error?: unknown }).error != null;
+}
+
+/** The adapter's fast path when it accepts the value (same result as the schema), else the schema. */
+function validate<T>(fast: ((data: unknown) => T | undefined) | undefined, schema: z.ZodType<T>, data: unknown) {
+  const value = fast?.(data);
+  return value !== undefined ? { success: true as const, data: value, error: undefined } : schema.safeParse(data);
 }
