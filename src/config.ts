@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { LOG_LEVELS } from "./logger.ts";
+import { CPU_SCHEDULING_VALUES, type CpuScheduling } from "./server/cpu-scheduling.ts";
 import { defaultDataDir } from "./paths.ts";
 import { pricingConfigSchema, type PricingOverrides } from "./pricing/schema.ts";
 import { DEFAULT_PRICING_SOURCE, DEFAULT_REFRESH_MS } from "./pricing/source.ts";
@@ -108,6 +109,7 @@ export const fileSchema = z.strictObject({
   log_level: z.enum(LOG_LEVELS).optional(),
   log_format: z.enum(["auto", "text", "json"]).optional(),
   shutdown_grace_ms: z.number().int().min(0).max(3_600_000).optional(),
+  cpu_scheduling: z.enum(CPU_SCHEDULING_VALUES).optional(),
   encryption_key_file: z.string().min(1).optional(),
 });
 export type FileConfig = z.infer<typeof fileSchema>;
@@ -120,6 +122,8 @@ export type Config = {
   logFormat: "auto" | "text" | "json";
   /** How long SIGTERM waits for in-flight requests before closing them. */
   shutdownGraceMs: number;
+  /** Linux scheduling policy for the server's threads (see server/cpu-scheduling.ts). */
+  cpuScheduling: CpuScheduling;
   /** Literal key from LLM_PROXY_ENCRYPTION_KEY (secret; never printed). */
   encryptionKey?: string;
   /** Path from LLM_PROXY_ENCRYPTION_KEY_FILE or `encryption_key_file`. */
@@ -317,6 +321,7 @@ export const DEFAULTS = {
   log_level: "info",
   log_format: "auto",
   shutdown_grace_ms: 30_000,
+  cpu_scheduling: "batch",
 } as const;
 
 /** Settings that can come from flags (already parsed by the CLI). */
@@ -342,6 +347,7 @@ const ENV: Record<string, keyof FileConfig> = {
   LLM_PROXY_LOG_LEVEL: "log_level",
   LLM_PROXY_LOG_FORMAT: "log_format",
   LLM_PROXY_SHUTDOWN_GRACE_MS: "shutdown_grace_ms",
+  LLM_PROXY_CPU_SCHEDULING: "cpu_scheduling",
   LLM_PROXY_ENCRYPTION_KEY_FILE: "encryption_key_file",
 };
 const FLAGS: Record<string, keyof FileConfig> = {
@@ -502,6 +508,7 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
     logLevel: pick("log_level", DEFAULTS.log_level)!,
     logFormat: pick("log_format", DEFAULTS.log_format)!,
     shutdownGraceMs: pick("shutdown_grace_ms", DEFAULTS.shutdown_grace_ms)!,
+    cpuScheduling: pick("cpu_scheduling", DEFAULTS.cpu_scheduling)!,
     encryptionKey,
     encryptionKeyFile: keyFile ? path.resolve(keyFile) : undefined,
     configFile: fileWasRead ? configFile : undefined,
@@ -539,6 +546,7 @@ export function describeConfig(config: Config, keySource: string): Record<string
     log_level: config.logLevel,
     log_format: config.logFormat,
     shutdown_grace_ms: config.shutdownGraceMs,
+    cpu_scheduling: config.cpuScheduling,
     encryption_key: keySource,
     providers: config.providers.length
       ? config.providers

@@ -8,6 +8,7 @@ import { runMigrations } from "../db/migrate.ts";
 import type { Logger } from "../logger.ts";
 import { VERSION } from "../version.ts";
 import { lazyStaticAssets } from "./static.ts";
+import { applyCpuScheduling } from "./cpu-scheduling.ts";
 import { ClientKeyVerifier } from "../auth/client-keys.ts";
 import { KeyPool } from "../core/key-pool.ts";
 import { Router, type Target } from "../core/router.ts";
@@ -63,6 +64,9 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
+  const scheduling = await applyCpuScheduling(config.cpuScheduling);
+  if (scheduling.applied) log.debug("cpu scheduling set", { policy: scheduling.policy, threads: scheduling.threads });
+  else if (config.cpuScheduling !== "normal") log.debug("cpu scheduling left at the system default", { reason: scheduling.reason });
   const key = loadEncryptionKey({
     literal: config.encryptionKey,
     file: config.encryptionKeyFile,
