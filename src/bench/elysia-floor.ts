@@ -8,7 +8,7 @@
 import { Elysia } from "elysia";
 import { applyCpuScheduling } from "../server/cpu-scheduling.ts";
 
-await applyCpuScheduling("batch"); // as llm-proxy and the passthrough do
+applyCpuScheduling("batch"); // as llm-proxy and the passthrough do
 
 const port = Number(process.argv[2]);
 const upstream = `http://127.0.0.1:${Number(process.argv[3])}/v1/chat/completions`;

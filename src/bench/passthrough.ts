@@ -7,7 +7,7 @@
  */
 import { applyCpuScheduling } from "../server/cpu-scheduling.ts";
 
-await applyCpuScheduling("batch");
+applyCpuScheduling("batch");
 const port = Number(process.argv[2]);
 const upstream = `http://127.0.0.1:${Number(process.argv[3])}`;
 const headers = { "content-type": "application/json", authorization: "Bearer sk-bench-upstream-key" };

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadConfig, ConfigError } from "../config.ts";
 import { startCliServer } from "../testing/cli-process.ts";
+import { threadPolicies } from "./cpu-scheduling.ts";
 import { tempDir } from "../testing/temp.ts";
 
 const linux = process.platform === "linux";
@@ -24,9 +25,9 @@ describe.if(linux)("CPU scheduling policy (Linux)", () => {
   test("batch: every thread, including those started later (the HTTP client's, workers'), runs SCHED_BATCH", async () => {
     const r = (await inChild(`
       // Start from the default policy whatever the parent runs under (children inherit it).
-      await applyCpuScheduling("normal");
+      applyCpuScheduling("normal");
       const before = threadPolicies();
-      const result = await applyCpuScheduling("batch");
+      const result = applyCpuScheduling("batch");
       // A fetch starts Bun's HTTP client thread, a Worker its own thread: both must inherit the policy.
       await fetch("http://127.0.0.1:1/").catch(() => {});
       const w = new Worker("data:text/javascript,setTimeout(() => {}, 300)");
@@ -43,8 +44,8 @@ describe.if(linux)("CPU scheduling policy (Linux)", () => {
 
   test("normal puts the threads back on the default policy", async () => {
     const r = (await inChild(`
-      await applyCpuScheduling("batch");
-      const result = await applyCpuScheduling("normal");
+      applyCpuScheduling("batch");
+      const result = applyCpuScheduling("normal");
       console.log(JSON.stringify({ result, after: threadPolicies() }));
     `)) as { result: { applied: boolean }; after: Array<{ policy: number }> };
     expect(r.result.applied).toBe(true);
@@ -52,21 +53,13 @@ describe.if(linux)("CPU scheduling policy (Linux)", () => {
   });
 });
 
-/** Scheduling policy of each thread of another process (field 41 of /proc/PID/task/TID/stat). */
-function policiesOf(pid: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((t) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[38]);
-  });
-}
-
 describe.if(linux)("llm-proxy serve applies cpu_scheduling", () => {
   for (const [policy, expected] of [["batch", SCHED_BATCH], ["normal", SCHED_OTHER]] as const) {
     test(`${policy}: every thread of the server, after serving a request`, async () => {
       const server = await startCliServer({ env: { LLM_PROXY_DATA_DIR: tempDir(), LLM_PROXY_CPU_SCHEDULING: policy } });
       try {
         expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
-        const policies = policiesOf(server.proc.pid);
+        const policies = threadPolicies(server.proc.pid).map((t) => t.policy);
         expect(policies.length).toBeGreaterThan(1);
         expect(policies.filter((p) => p !== expected)).toEqual([]);
       } finally {

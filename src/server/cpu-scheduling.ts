@@ -14,6 +14,7 @@
 // The policy is set on every thread of the process and inherited by threads started later. No
 // privilege is needed to move between SCHED_OTHER and SCHED_BATCH. Other systems (and a libc that
 // cannot be loaded) keep their default scheduling: this is an optimisation, never a requirement.
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import fs from "node:fs";
 
 export type CpuScheduling = "batch" | "normal";
@@ -31,12 +32,11 @@ type SetScheduler = (tid: number, policy: number) => number;
 let cached: SetScheduler | null | undefined;
 
 /** `sched_setscheduler` from libc through bun:ffi, or null where it is unavailable. */
-async function loadSetScheduler(): Promise<SetScheduler | null> {
+function loadSetScheduler(): SetScheduler | null {
   if (cached !== undefined) return cached;
   cached = null;
   if (process.platform !== "linux") return null;
   try {
-    const { dlopen, FFIType, ptr } = await import("bun:ffi");
     const libc = dlopen("libc.so.6", {
       sched_setscheduler: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
     });
@@ -49,8 +49,8 @@ async function loadSetScheduler(): Promise<SetScheduler | null> {
 }
 
 /** Sets `policy` on every thread of this process (Linux). Never throws. */
-export async function applyCpuScheduling(policy: CpuScheduling): Promise<SchedulingResult> {
-  const set = await loadSetScheduler();
+export function applyCpuScheduling(policy: CpuScheduling): SchedulingResult {
+  const set = loadSetScheduler();
   if (!set) return { applied: false, policy, reason: process.platform === "linux" ? "libc's sched_setscheduler is not available" : `not supported on ${process.platform}` };
   let tids: number[];
   try {
@@ -63,11 +63,11 @@ export async function applyCpuScheduling(policy: CpuScheduling): Promise<Schedul
   return threads > 0 ? { applied: true, policy, threads } : { applied: false, policy, reason: "sched_setscheduler was refused" };
 }
 
-/** The scheduling policy of each thread of this process (Linux, for tests and diagnostics). */
-export function threadPolicies(): Array<{ tid: number; name: string; policy: number }> {
-  return fs.readdirSync("/proc/self/task").flatMap((t) => {
+/** The scheduling policy of each thread of a process, this one by default (Linux, for tests and diagnostics). */
+export function threadPolicies(pid: number | "self" = "self"): Array<{ tid: number; name: string; policy: number }> {
+  return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => {
     try {
-      const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // Field 41 (policy) of proc(5); `fields` starts at field 3.
       return [{ tid: Number(t), name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), policy: Number(fields[38]) }];

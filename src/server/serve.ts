@@ -64,7 +64,7 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
-  const scheduling = await applyCpuScheduling(config.cpuScheduling);
+  const scheduling = applyCpuScheduling(config.cpuScheduling);
   if (scheduling.applied) log.debug("cpu scheduling set", { policy: scheduling.policy, threads: scheduling.threads });
   else if (config.cpuScheduling !== "normal") log.debug("cpu scheduling left at the system default", { reason: scheduling.reason });
   const key = loadEncryptionKey({
