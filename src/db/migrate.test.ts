@@ -6,6 +6,8 @@ import { tempDir } from "../testing/temp.ts";
 import { openDatabase } from "./client.ts";
 import { getMeta, recordStart } from "./meta.ts";
 import { isMigrated, runMigrations, SchemaTooNewError } from "./migrate.ts";
+import { RequestLogStore, type RequestRow } from "./request-log.ts";
+import { newRequestId } from "../recorder/ids.ts";
 
 /** A copy of the real migrations folder plus one extra migration, as a newer release would ship. */
 function newerMigrations(): string {
@@ -19,6 +21,30 @@ function newerMigrations(): string {
   fs.writeFileSync(journalFile, JSON.stringify(journal));
   fs.writeFileSync(path.join(dir, `${tag}.sql`), "CREATE TABLE `future_things` (`id` integer PRIMARY KEY);");
   return dir;
+}
+
+/** The real migrations folder as an older release shipped it: only the first `count` migrations. */
+function olderMigrations(count: number): string {
+  const dir = path.join(tempDir(), "drizzle");
+  fs.cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  const journalFile = path.join(dir, "meta/_journal.json");
+  const journal = JSON.parse(fs.readFileSync(journalFile, "utf8"));
+  journal.entries = journal.entries.slice(0, count);
+  fs.writeFileSync(journalFile, JSON.stringify(journal));
+  return dir;
+}
+
+function sampleRow(id: string): RequestRow {
+  return {
+    id, received_at: 1_795_000_000_000, first_byte_at: 1_795_000_000_040, finished_at: 1_795_000_000_100, client_key_id: "key_1",
+    endpoint: "chat.completions", requested_model: "gpt-4o", provider: "openai", provider_type: "openai", upstream_model: "gpt-4o",
+    response_model: "gpt-4o-2024-08-06", pricing_entry: "openai/gpt-4o", pricing_rule: "exact",
+    attempts: JSON.stringify([{ target: "openai/gpt-4o", keyIndex: 0, ok: true, durationMs: 90 }]), status: 200, error_class: null,
+    error_message: null, stream: 0, input_tokens: 38, cached_tokens: 0, cache_write_tokens: null, output_tokens: 41, reasoning_tokens: 0,
+    usage_estimated: 0, usage_raw: JSON.stringify({ prompt_tokens: 38, completion_tokens: 41 }), cost_pico: 505_000_000n,
+    cost_breakdown: JSON.stringify({ unit: "pico-usd", total: 505_000_000 }), warnings: null, latency_ms: 100, ttfb_ms: 40,
+    client_ip: "127.0.0.1", user_agent: "test", project: null,
+  };
 }
 
 describe("migrations", () => {
@@ -60,6 +86,39 @@ describe("migrations", () => {
     runMigrations(h, { folder: newerMigrations() });
     expect(() => runMigrations(h)).toThrow(SchemaTooNewError);
     expect(() => runMigrations(h)).toThrow(/newer llm-proxy/);
+    h.close();
+  });
+
+  test("0004 rebuilds the request log WITHOUT ROWID and keeps every row, its indexes and its queries", () => {
+    const file = path.join(tempDir(), "log.db");
+    const h = openDatabase(file);
+    runMigrations(h, { folder: olderMigrations(4) });
+    const rowid = () => (h.sqlite.query("SELECT sql FROM sqlite_master WHERE name = 'requests'").get() as { sql: string }).sql;
+    expect(rowid()).not.toContain("WITHOUT ROWID");
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      ...sampleRow(newRequestId(1_795_000_000_000 + i * 1000)),
+      provider: i % 3 ? "openai" : "deepseek",
+      project: i % 10 ? null : "agents",
+      cost_pico: BigInt(i) * 1_000_000n,
+    }));
+    new RequestLogStore(h.sqlite).writeBatch(rows);
+    const before = h.sqlite.query("SELECT * FROM requests ORDER BY id").all();
+
+    const report = runMigrations(h);
+    expect(report.applied).toBe(report.known - 4);
+    expect(rowid()).toContain("WITHOUT ROWID");
+    expect(h.sqlite.query("SELECT * FROM requests ORDER BY id").all()).toEqual(before);
+    const indexes = (h.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    expect(indexes).toEqual(["requests_key_idx", "requests_model_idx", "requests_project_idx", "requests_provider_idx"]);
+    const store = new RequestLogStore(h.sqlite);
+    expect(store.list({ provider: "deepseek", limit: 1000 }).rows).toHaveLength(100);
+    expect(store.list({ project: "agents", limit: 1000 }).rows).toHaveLength(30);
+    const page = store.list({ limit: 10 });
+    expect(page.rows.map((r) => r.id)).toEqual(rows.slice(-10).reverse().map((r) => r.id));
+    expect(store.get(rows[5]!.id)?.row.cost_pico).toBe(5_000_000);
+    // A row written twice (a retried commit) still counts once.
+    new RequestLogStore(h.sqlite).writeBatch([rows[0]!]);
+    expect((h.sqlite.query("SELECT count(*) AS n FROM requests").get() as { n: number }).n).toBe(300);
     h.close();
   });
 });

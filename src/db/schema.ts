@@ -94,6 +94,8 @@ export const requests = sqliteTable(
     index("requests_provider_idx").on(t.provider, t.id),
     index("requests_model_idx").on(t.requestedModel, t.id),
     // No index on received_at: ids are time-ordered, so time ranges are id ranges (idLowerBound).
+    // The table is WITHOUT ROWID (migration 0004; drizzle cannot declare it): clustered on the
+    // time-ordered id, one b-tree instead of a rowid table plus a primary-key index.
   ],
 );
 

@@ -112,10 +112,10 @@ function query<T>(g: Gateway, sql: string, ...args: Array<string | number>): T[]
   }
 }
 
-/** The key's log rows in the order they were recorded, once `count` of them have been written. */
+/** The key's log rows in the order they were received, once `count` of them have been written. */
 async function rowsOf(g: Gateway, keyId: string, count: number): Promise<any[]> {
   for (let i = 0; i < 200; i++) {
-    const rows = query<any>(g, "SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM requests WHERE client_key_id = ? ORDER BY rowid", keyId);
+    const rows = query<any>(g, "SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM requests WHERE client_key_id = ? ORDER BY id", keyId);
     if (rows.length >= count) return rows;
     await Bun.sleep(20);
   }
