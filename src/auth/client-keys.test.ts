@@ -4,7 +4,8 @@ import { openDatabase } from "../db/client.ts";
 import { revokeClientKey, updateClientKey } from "../db/client-keys.ts";
 import { runMigrations } from "../db/migrate.ts";
 import { tempDir } from "../testing/temp.ts";
-import { ClientKeyVerifier, VERSION_CHECK_MS, createClientKey } from "./client-keys.ts";
+import { createHash } from "node:crypto";
+import { ClientKeyVerifier, VERSION_CHECK_MS, createClientKey, hashClientKey } from "./client-keys.ts";
 
 test("the verifier sees other connections' key changes within VERSION_CHECK_MS, and new keys at once", async () => {
   const file = path.join(tempDir(), "k.db");
@@ -29,5 +30,21 @@ test("the verifier sees other connections' key changes within VERSION_CHECK_MS, 
   } finally {
     side.close();
     server.close();
+  }
+});
+
+test("keys are stored as their SHA-256 hex digest, so keys created by earlier releases still verify", () => {
+  const file = path.join(tempDir(), "h.db");
+  const h = openDatabase(file);
+  runMigrations(h);
+  try {
+    const { key, row } = createClientKey(h.db, "compat");
+    expect(row.keyHash).toBe(createHash("sha256").update(key).digest("hex"));
+    expect(hashClientKey("llmp_example")).toBe(createHash("sha256").update("llmp_example").digest("hex"));
+    const verifier = new ClientKeyVerifier(h.db, h.sqlite);
+    expect(verifier.identify(key)?.id).toBe(row.id);
+    expect(verifier.identify(key.slice(0, -1) + (key.endsWith("A") ? "B" : "A"))).toBeUndefined();
+  } finally {
+    h.close();
   }
 });
