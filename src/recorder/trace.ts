@@ -40,8 +40,9 @@ export class RequestTrace {
     }
   }
 
-  finish(fields: Partial<RequestRecord> & { status: number }): void {
-    if (this.done) return;
+  /** Hands the request's one row to the recorder; returns it (undefined when already finished). */
+  finish(fields: Partial<RequestRecord> & { status: number }): RequestRecord | undefined {
+    if (this.done) return undefined;
     this.done = true;
     const record: RequestRecord = {
       endpoint: "",
@@ -53,9 +54,9 @@ export class RequestTrace {
       finishedAt: Date.now(),
       attempts: this.attempts.length ? this.attempts : undefined,
     };
-    if (!this.recorder) return;
     // Fire and forget: only a full queue makes this wait, and then only this request's tail.
-    void this.recorder.record(record);
+    if (this.recorder) void this.recorder.record(record);
+    return record;
   }
 }
 
