@@ -91,15 +91,20 @@ export async function runDialect<P extends ParsedInbound>(
     limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
     messages = chat.messages;
 
-    // Linked to the client connection: a disconnect aborts the upstream call at once.
-    const upstream = new AbortController();
-    const onAbort = () => upstream.abort(request.signal.reason);
-    if (request.signal.aborted) onAbort();
-    else request.signal.addEventListener("abort", onAbort, { once: true });
+    // Linked to the client connection: a disconnect aborts the upstream call at once. A stream
+    // also aborts it when its body is cancelled, so it gets its own controller; a JSON reply
+    // needs nothing more than the request's signal.
+    const upstream = stream ? new AbortController() : undefined;
+    if (upstream) {
+      const onAbort = () => upstream.abort(request.signal.reason);
+      if (request.signal.aborted) onAbort();
+      else request.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    const signal = upstream?.signal ?? request.signal;
 
     let opened;
     try {
-      opened = await openChat(deps.gateway, { targets: route.targets, request: chat, stream, signal: upstream.signal, attempts: trace.attempts });
+      opened = await openChat(deps.gateway, { targets: route.targets, request: chat, stream, signal, attempts: trace.attempts });
     } catch (e) {
       if (e instanceof GatewayError) {
         const mapped = dialect.upstreamError(e.last.toInfo(), e.last.provider);
@@ -107,7 +112,7 @@ export async function runDialect<P extends ParsedInbound>(
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
       }
-      if (upstream.signal.aborted) {
+      if (signal.aborted) {
         trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText(), "") });
         return new Response(null, { status: 499 });
       }
@@ -172,11 +177,11 @@ export async function runDialect<P extends ParsedInbound>(
           }
           for (const text of encoder.end()) write(bytes.encode(text));
         } catch (e) {
-          if (!clientGone && !upstream.signal.aborted) log.error("stream failed", { error: (e as Error).message });
+          if (!clientGone && !signal.aborted) log.error("stream failed", { error: (e as Error).message });
         } finally {
           clearInterval(keepalive);
           const result = acc.result();
-          const gone = clientGone || upstream.signal.aborted;
+          const gone = clientGone || signal.aborted;
           trace.finish({
             status: gone ? 499 : (failure?.status ?? 200),
             errorClass: gone ? "client_disconnected" : failure?.errorClass,
@@ -192,7 +197,7 @@ export async function runDialect<P extends ParsedInbound>(
       cancel() {
         clientGone = true;
         clearInterval(keepalive);
-        upstream.abort(new Error("client disconnected"));
+        upstream!.abort(new Error("client disconnected"));
       },
     });
     trace.set({ stream: true });
