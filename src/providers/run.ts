@@ -94,12 +94,9 @@ export async function* runProvider(
   const forwardAbort = () => abortAll(options.signal!.reason);
   if (options.signal?.aborted) forwardAbort();
   else options.signal?.addEventListener('abort', forwardAbort, { once: true });
-  const timers: Partial<Record<'connect' | 'first-byte' | 'idle', ReturnType<typeof setTimeout>>> = {};
-  const disarm = (name: keyof typeof timers) => clearTimeout(timers[name]);
-  const arm = (name: keyof typeof timers, ms: number | undefined, message: () => string) => {
-    disarm(name);
-    if (ms !== undefined) timers[name] = setTimeout(() => abortAll(new TimeoutReason(message())), Math.max(1, ms));
-  };
+  const deadlines = new Deadlines((message) => abortAll(new TimeoutReason(message)));
+  const arm = deadlines.arm.bind(deadlines);
+  const disarm = deadlines.disarm.bind(deadlines);
   let comments = 0; // upstream SSE comments seen (keep-alives)
   let silentMs = 0; // time spent waiting on the upstream since its last data
 
@@ -304,10 +301,73 @@ export async function* runProvider(
     }
     yield* emit(decoder.end());
   } finally {
-    for (const timer of Object.values(timers)) clearTimeout(timer);
+    deadlines.clear();
     options.signal?.removeEventListener('abort', forwardAbort);
     reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
   }
+}
+
+type DeadlineName = 'connect' | 'first-byte' | 'idle';
+
+/**
+ * The connect, first-byte and idle limits of one upstream call on a single timer. Arming or
+ * disarming a limit only moves a deadline; the timer is re-armed only when a deadline comes
+ * earlier than the one it is set for, and a timer that fires early (its deadline moved later)
+ * re-arms for what is left. A streamed reply moves its idle deadline on every chunk without
+ * creating a timer per chunk.
+ */
+class Deadlines {
+  private readonly at: Record<DeadlineName, number> = { connect: Infinity, 'first-byte': Infinity, idle: Infinity };
+  private readonly messages: Partial<Record<DeadlineName, () => string>> = {};
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly expire: (message: string) => void) {}
+
+  /** Sets `name` to expire in `ms` (unset = no limit), replacing its previous deadline. */
+  arm(name: DeadlineName, ms: number | undefined, message: () => string): void {
+    if (ms === undefined) {
+      this.at[name] = Infinity;
+      return;
+    }
+    this.at[name] = performance.now() + Math.max(1, ms);
+    this.messages[name] = message;
+    this.schedule();
+  }
+
+  disarm(name: DeadlineName): void {
+    this.at[name] = Infinity;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.at.connect = this.at['first-byte'] = this.at.idle = Infinity;
+  }
+
+  private schedule(): void {
+    const next = Math.min(this.at.connect, this.at['first-byte'], this.at.idle);
+    if (next >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(this.fire, Math.max(1, next - performance.now()));
+  }
+
+  private readonly fire = () => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    for (const name of ['connect', 'first-byte', 'idle'] as const) {
+      if (this.at[name] <= now) {
+        const message = this.messages[name]!();
+        this.clear();
+        this.expire(message);
+        return;
+      }
+    }
+    this.schedule();
+  };
 }
 
 function isErrorPayload(data: unknown): boolean {
