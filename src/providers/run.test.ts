@@ -248,6 +248,8 @@ describe('runProvider against a real mock upstream (Bun.serve)', () => {
             return streamed([chunk({ content: 'partial' }), ...Array.from({ length: 30 }, () => [': keep-alive\n\n', 30]).flat()]);
           case '/keepalive-before-output/chat/completions':
             return streamed(Array.from({ length: 30 }, () => [': keep-alive\n\n', 30]).flat());
+          case '/steady/chat/completions':
+            return streamed([...Array.from({ length: 12 }, (_, i) => [chunk({ content: String(i % 10) }), 60]).flat(), chunk({}, 'stop')]);
           case '/midstream/chat/completions':
             return new Response(new Blob([midstream.sse! as Uint8Array<ArrayBuffer>]), { headers: midstream.response.headers });
           case '/not-json/chat/completions':
@@ -331,6 +333,16 @@ describe('runProvider against a real mock upstream (Bun.serve)', () => {
     expect(result.error).toMatchObject({ errorClass: 'timeout', retryable: true });
     expect(result.finishReason.unified).toBe('error');
     expect(performance.now() - started).toBeLessThan(700);
+  });
+
+  test('a stream that keeps sending within the idle limit runs past every limit several times over', async () => {
+    const started = performance.now();
+    const events = await collect(at('steady', { timeouts: { connectMs: 200, firstByteMs: 200, idleMs: 200 } }));
+    expect(performance.now() - started).toBeGreaterThan(600); // 12 chunks, 60 ms apart
+    const result = accumulate(events);
+    expect(result.error).toBeUndefined();
+    expect(result.text).toBe('012345678901');
+    expect(result.finishReason.unified).toBe('stop');
   });
 
   test('mid-stream error after output (fixture bytes over HTTP)', async () => {
