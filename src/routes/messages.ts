@@ -16,7 +16,7 @@ import {
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { ClientError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { randomId, runDialect, type Dialect } from "./pipeline.ts";
+import { asIs, randomId, runDialect, type Dialect } from "./pipeline.ts";
 import { readJsonBody } from "./request-body.ts";
 import type { V1Deps } from "./v1.ts";
 
@@ -102,13 +102,13 @@ export function messagesRoutes(deps: V1Deps, identify: (headers: Headers) => Cli
   return new Elysia({ name: "v1-messages" })
     .post(
       "/v1/messages",
-      async ({ request, server }) => {
+      async ({ request, server, set }) => {
         // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
         server?.timeout(request, 0);
         try {
           // Disabled/expired keys are refused inside, once the request's log row has started.
           const identity = identify(request.headers);
-          return await runDialect(deps, dialectFor(request.headers), request, identity, server?.requestIP(request)?.address);
+          return asIs(await runDialect(deps, dialectFor(request.headers), request, identity, server?.requestIP(request)?.address), set);
         } catch (error) {
           return anthropicErrorResponse(error, log);
         }

@@ -10,7 +10,7 @@ import {
 } from "../api/openai-responses.ts";
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { ClientError } from "../errors.ts";
-import { runDialect, type Dialect, type DialectContext } from "./pipeline.ts";
+import { asIs, runDialect, type Dialect, type DialectContext } from "./pipeline.ts";
 import type { V1Deps } from "./v1.ts";
 
 /**
@@ -73,12 +73,12 @@ export function responsesRoutes(deps: V1Deps, identify: (headers: Headers) => Cl
   return new Elysia({ name: "v1-responses" })
     .post(
       "/v1/responses",
-      ({ request, server }) => {
+      async ({ request, server, set }) => {
         // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
         server?.timeout(request, 0);
         // Disabled/expired keys are refused inside, once the request's log row has started.
         const identity = identify(request.headers);
-        return runDialect(deps, responsesDialect, request, identity, server?.requestIP(request)?.address);
+        return asIs(await runDialect(deps, responsesDialect, request, identity, server?.requestIP(request)?.address), set);
       },
       { parse: "none" },
     )

@@ -176,6 +176,37 @@ describe("resilience", () => {
   });
 });
 
+describe("response headers", () => {
+  test("replies, streams, upstream errors and refusals on every /v1 API carry the security headers, once each", async () => {
+    handlers.a = (req) =>
+      (req.body as { stream?: boolean }).stream
+        ? new Response(sse([chunk("Hi"), chunk("", "stop"), usageChunk]), { headers: { "content-type": "text/event-stream" } })
+        : completion("Hi");
+    const post = (path: string, body: unknown, key = gw.key) =>
+      fetch(`${gw.base}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const messages = [{ role: "user", content: "hi" }];
+    const replies = [
+      await post("/v1/chat/completions", { model: "a/gpt-4o", messages }),
+      await post("/v1/chat/completions", { model: "a/gpt-4o", messages, stream: true }),
+      await post("/v1/messages", { model: "a/gpt-4o", max_tokens: 16, messages }),
+      await post("/v1/responses", { model: "a/gpt-4o", input: "hi" }),
+      await post("/v1/chat/completions", { model: "a/gpt-4o", messages }, "llmp_wrong"),
+    ];
+    handlers.a = () => errorBody(400, "bad thing", "invalid_request_error");
+    replies.push(await post("/v1/chat/completions", { model: "a/gpt-4o", messages }));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 401, 400]);
+    for (const res of replies) {
+      await res.arrayBuffer();
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    }
+    expect(replies[0]!.headers.get("content-type")).toBe("application/json");
+    expect(replies[0]!.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(replies[1]!.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+  });
+});
+
 describe("streaming", () => {
   test("SSE headers, no usage chunk unless asked, usage chunk when include_usage", async () => {
     handlers.a = () => new Response(sse([chunk("Hel"), chunk("lo"), chunk("", "stop"), usageChunk]), { headers: { "content-type": "text/event-stream" } });

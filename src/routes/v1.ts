@@ -9,7 +9,7 @@ import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
 import { chatCompletionsDialect } from "./chat-completions.ts";
 import { messagesRoutes } from "./messages.ts";
-import { runDialect } from "./pipeline.ts";
+import { asIs, runDialect } from "./pipeline.ts";
 import { responsesRoutes } from "./responses.ts";
 
 export type V1Deps = {
@@ -76,12 +76,12 @@ export function v1Routes(deps: V1Deps) {
     })
     .post(
       "/v1/chat/completions",
-      ({ request, server }) => {
+      async ({ request, server, set }) => {
         // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
         server?.timeout(request, 0);
         // Disabled/expired keys are refused inside, once the request's log row has started.
         const identity = identifyKey(verifier, request.headers);
-        return runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address);
+        return asIs(await runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address), set);
       },
       { parse: "none" },
     )
