@@ -1,6 +1,6 @@
 import type { GatewaySettings } from "../config.ts";
 import { ProviderError, shouldFailover } from "../providers/errors.ts";
-import { runProvider } from "../providers/run.ts";
+import { openProvider } from "../providers/run.ts";
 import type { KeyPool } from "./key-pool.ts";
 import type { Target } from "./router.ts";
 import type { ChatRequest, StreamEvent } from "./types.ts";
@@ -46,6 +46,8 @@ export type OpenedChat = {
   target: Target;
   attempts: Attempt[];
   events: AsyncGenerator<StreamEvent, void, undefined>;
+  /** Every event at once when the upstream answered with a whole JSON reply (`events` yields the same). */
+  complete?: StreamEvent[];
 };
 
 const ACCOUNT_ERRORS = new Set(["authentication", "quota", "permission"]);
@@ -64,6 +66,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+async function* fromList(events: StreamEvent[]) {
+  yield* events;
 }
 
 async function* prepend(first: StreamEvent[], rest: AsyncGenerator<StreamEvent, void, undefined>) {
@@ -103,7 +109,7 @@ export async function openChat(
       for (;;) {
         const started = performance.now();
         const limit = input.request.maxOutputTokens !== undefined ? deps.maxOutputTokens?.(target) : undefined;
-        const events = runProvider(
+        const opening = openProvider(
           target.adapter,
           {
             ...input.request,
@@ -128,9 +134,14 @@ export async function openChat(
           },
         );
         try {
-          const first = await events.next();
+          const opened = await opening;
+          if (opened.complete) {
+            attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
+            return { target, attempts, complete: opened.complete, events: fromList(opened.complete) };
+          }
+          const first = await opened.events.next();
           attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
-          return { target, attempts, events: prepend(first.done ? [] : [first.value], events) };
+          return { target, attempts, events: prepend(first.done ? [] : [first.value], opened.events) };
         } catch (e) {
           if (input.signal.aborted) throw input.signal.reason ?? e;
           const error =

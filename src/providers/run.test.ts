@@ -4,7 +4,7 @@ import type { ChatRequest, StreamEvent } from '../core/types.ts';
 import { deepseek } from './deepseek.ts';
 import { ProviderError } from './errors.ts';
 import { openai } from './openai.ts';
-import { type RunOptions, runProvider } from './run.ts';
+import { openProvider, type RunOptions, runProvider } from './run.ts';
 import { loadFixture } from './test-helpers.ts';
 
 const KEY = 'sk-test-run-0123456789abcdef';
@@ -76,6 +76,24 @@ describe('runProvider with an injected fetch', () => {
     const events = await collect(run({ stream: false, fetch: fakeFetch(200, JSON_TYPE, [JSON.stringify(body)]).fetch }));
     expect(events.map((e) => e.type)).toEqual(['response-start', 'text-delta', 'finish']);
     expect(accumulate(events).text).toBe('Hey');
+  });
+
+  test('openProvider: a JSON reply comes back whole and the call is over; a stream continues as events', async () => {
+    const body = { id: 'x', model: 'gpt-4o', choices: [{ index: 0, message: { content: 'Hey' }, finish_reason: 'stop' }] };
+    const client = new AbortController();
+    const timeouts = { connectMs: 30, firstByteMs: 30, idleMs: 30 };
+    const jsonFetch = fakeFetch(200, JSON_TYPE, [JSON.stringify(body)]);
+    const json = await openProvider(openai, request, { apiKey: KEY }, { stream: false, signal: client.signal, timeouts, fetch: jsonFetch.fetch });
+    expect(json.events).toBeUndefined();
+    expect(json.complete!.map((e) => e.type)).toEqual(['response-start', 'text-delta', 'finish']);
+    const sseFetch = fakeFetch(200, SSE, [chunk({ content: 'Hi' }), chunk({}, 'stop'), 'data: [DONE]\n\n']);
+    const sse = await openProvider(openai, request, { apiKey: KEY }, { stream: true, signal: client.signal, timeouts, fetch: sseFetch.fetch });
+    expect(sse.complete).toBeUndefined();
+    expect(accumulate(await collect(sse.events!)).text).toBe('Hi');
+    // Both calls are over: no timer and no listener on the client's signal is left to abort them.
+    await Bun.sleep(80);
+    client.abort();
+    expect([jsonFetch.calls[0]!.signal!.aborted, sseFetch.calls[0]!.signal!.aborted]).toEqual([false, false]);
   });
 
   test('a stream request answered with plain JSON is still understood', async () => {

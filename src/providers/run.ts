@@ -58,6 +58,32 @@ export async function* runProvider(
   settings: ProviderSettings,
   options: RunOptions,
 ): AsyncGenerator<StreamEvent, void, undefined> {
+  const opened = await openProvider(adapter, request, settings, options);
+  if (opened.complete) yield* opened.complete;
+  else yield* opened.events;
+}
+
+/**
+ * An upstream call up to the point where its reply is known to be a whole JSON document or a stream:
+ * `complete` holds every event of a JSON reply (the call is over, nothing is left to clean up);
+ * `events` continues a stream (same contract as runProvider: nothing is yielded before the first
+ * output, and failures up to then are thrown from the first `next()`).
+ */
+export type OpenedProvider =
+  | { complete: StreamEvent[]; events?: undefined }
+  | { complete?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> };
+
+/**
+ * runProvider without the async iteration of a JSON reply: the gateway loop uses it so a
+ * non-streaming request does not pay a generator step (a promise and a microtask) per event.
+ * Failures before the reply is known are thrown, as from runProvider's first `next()`.
+ */
+export async function openProvider(
+  adapter: ProviderAdapter,
+  request: ChatRequest,
+  settings: ProviderSettings,
+  options: RunOptions,
+): Promise<OpenedProvider> {
   const provider = settings.instanceId ?? adapter.id;
   const fail = (info: ProviderErrorInfo, upstreamBody?: string, cause?: unknown) =>
     new ProviderError({ provider, info, upstreamBody, apiKey: settings.apiKey, cause });
@@ -165,6 +191,12 @@ export async function* runProvider(
     return text;
   };
 
+  const cleanup = () => {
+    deadlines.clear();
+    options.signal?.removeEventListener('abort', forwardAbort);
+    reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
+  };
+  let handedOff = false; // a stream's generator cleans up when it ends instead
   try {
     arm('connect', connectMs, () => `no response headers from upstream within ${connectMs} ms`);
     arm('first-byte', firstByteMs, () => `no data from upstream within ${firstByteMs} ms`);
@@ -214,96 +246,102 @@ export async function* runProvider(
       } catch (error) {
         throw fail(invalidResponse('could not read upstream response', response.status), text, error);
       }
-      yield* events;
-      return;
+      return { complete: events };
     }
 
-    // Streaming. Events before the first output are held back (see the contract above).
-    reader = response.body?.getReader();
-    const decoder = adapter.createStreamDecoder(warnings);
-    const parser = createSseParser();
-    const errorBodies = new WeakMap<ProviderErrorInfo, string>(); // raw payloads, kept if we throw
-    let held: StreamEvent[] | undefined = [];
-    let stopped = false;
+    // Streaming. Events before the first output are held back (see the contract above). The rest
+    // runs as the consumer pulls, and cleans up when it ends.
+    const streamed = async function* (): AsyncGenerator<StreamEvent, void, undefined> {
+      try {
+        reader = response.body?.getReader();
+        const decoder = adapter.createStreamDecoder(warnings);
+        const parser = createSseParser();
+        const errorBodies = new WeakMap<ProviderErrorInfo, string>(); // raw payloads, kept if we throw
+        let held: StreamEvent[] | undefined = [];
+        let stopped = false;
 
-    /** Routes events: holds, releases, throws (before output), or ends with error + finish. */
-    function* emit(events: StreamEvent[]): Generator<StreamEvent> {
-      for (const [i, event] of events.entries()) {
-        if (event.type === 'error') {
-          if (held) throw fail(event.error, errorBodies.get(event.error));
-          const finish = events.slice(i + 1).find((next) => next.type === 'finish');
-          stopped = true;
-          yield event;
-          yield finish ?? { type: 'finish', finishReason: { unified: 'error', raw: undefined }, usage: {} };
-          return;
+        /** Routes events: holds, releases, throws (before output), or ends with error + finish. */
+        function* emit(events: StreamEvent[]): Generator<StreamEvent> {
+          for (const [i, event] of events.entries()) {
+            if (event.type === 'error') {
+              if (held) throw fail(event.error, errorBodies.get(event.error));
+              const finish = events.slice(i + 1).find((next) => next.type === 'finish');
+              stopped = true;
+              yield event;
+              yield finish ?? { type: 'finish', finishReason: { unified: 'error', raw: undefined }, usage: {} };
+              return;
+            }
+            if (event.type === 'finish') stopped = true;
+            if (!held) {
+              yield event;
+            } else {
+              held.push(event);
+              if (!OUTPUT_EVENTS.has(event.type)) continue;
+              if (held[0]!.type !== 'response-start') held.unshift({ type: 'response-start', warnings });
+              const release = held;
+              held = undefined;
+              yield* release;
+            }
+            if (stopped) return;
+          }
         }
-        if (event.type === 'finish') stopped = true;
-        if (!held) {
-          yield event;
-        } else {
-          held.push(event);
-          if (!OUTPUT_EVENTS.has(event.type)) continue;
-          if (held[0]!.type !== 'response-start') held.unshift({ type: 'response-start', warnings });
-          const release = held;
-          held = undefined;
-          yield* release;
+        const errorEvent = (info: ProviderErrorInfo, body: string): StreamEvent => {
+          errorBodies.set(info, body);
+          return { type: 'error', error: info };
+        };
+        /** One SSE data payload → events (malformed payloads and error frames become `error`). */
+        const decode = (data: string, event: string | undefined): StreamEvent[] => {
+          let payload: unknown;
+          try {
+            payload = JSON.parse(data);
+          } catch {
+            return [errorEvent(invalidResponse('upstream sent an SSE data line that is not JSON'), data)];
+          }
+          if (event === 'error' || isErrorPayload(payload)) {
+            return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
+          }
+          const chunk = validate(adapter.fastChunk, adapter.chunkSchema, payload);
+          if (!chunk.success) return [errorEvent(invalidResponse('unexpected upstream chunk shape'), data)];
+          try {
+            return decoder.push(chunk.data);
+          } catch (error) {
+            return [errorEvent(invalidResponse(`could not decode upstream chunk: ${String(error)}`), data)];
+          }
+        };
+
+        for (let ended = false; !ended; ) {
+          let chunk: ReadResult;
+          try {
+            chunk = await read();
+          } catch (failure) {
+            if (held || !(failure instanceof ProviderError)) throw failure;
+            yield* emit([{ type: 'error', error: failure.toInfo() }]);
+            return;
+          }
+          ended = chunk.done;
+          for (const item of chunk.done ? parser.end() : parser.push(chunk.value)) {
+            if (item.type === 'comment') {
+              comments++;
+              continue;
+            }
+            if (item.type === 'done') {
+              ended = true; // anything after [DONE] is ignored, as the OpenAI SDK does
+              break;
+            }
+            sawData();
+            yield* emit(decode(item.data, item.event));
+            if (stopped) return;
+          }
         }
-        if (stopped) return;
+        yield* emit(decoder.end());
+      } finally {
+        cleanup();
       }
-    }
-    const errorEvent = (info: ProviderErrorInfo, body: string): StreamEvent => {
-      errorBodies.set(info, body);
-      return { type: 'error', error: info };
     };
-    /** One SSE data payload → events (malformed payloads and error frames become `error`). */
-    const decode = (data: string, event: string | undefined): StreamEvent[] => {
-      let payload: unknown;
-      try {
-        payload = JSON.parse(data);
-      } catch {
-        return [errorEvent(invalidResponse('upstream sent an SSE data line that is not JSON'), data)];
-      }
-      if (event === 'error' || isErrorPayload(payload)) {
-        return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
-      }
-      const chunk = validate(adapter.fastChunk, adapter.chunkSchema, payload);
-      if (!chunk.success) return [errorEvent(invalidResponse('unexpected upstream chunk shape'), data)];
-      try {
-        return decoder.push(chunk.data);
-      } catch (error) {
-        return [errorEvent(invalidResponse(`could not decode upstream chunk: ${String(error)}`), data)];
-      }
-    };
-
-    for (let ended = false; !ended; ) {
-      let chunk: ReadResult;
-      try {
-        chunk = await read();
-      } catch (failure) {
-        if (held || !(failure instanceof ProviderError)) throw failure;
-        yield* emit([{ type: 'error', error: failure.toInfo() }]);
-        return;
-      }
-      ended = chunk.done;
-      for (const item of chunk.done ? parser.end() : parser.push(chunk.value)) {
-        if (item.type === 'comment') {
-          comments++;
-          continue;
-        }
-        if (item.type === 'done') {
-          ended = true; // anything after [DONE] is ignored, as the OpenAI SDK does
-          break;
-        }
-        sawData();
-        yield* emit(decode(item.data, item.event));
-        if (stopped) return;
-      }
-    }
-    yield* emit(decoder.end());
+    handedOff = true;
+    return { events: streamed() };
   } finally {
-    deadlines.clear();
-    options.signal?.removeEventListener('abort', forwardAbort);
-    reader?.cancel().catch(() => {}); // a no-op when fully read; releases the upstream otherwise
+    if (!handedOff) cleanup();
   }
 }
 

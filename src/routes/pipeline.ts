@@ -129,9 +129,16 @@ export async function runDialect<P extends ParsedInbound>(
 
     if (!stream) {
       try {
-        for await (const event of opened.events) {
-          trace.observe(event);
-          acc.push(event);
+        if (opened.complete) {
+          for (const event of opened.complete) {
+            trace.observe(event);
+            acc.push(event);
+          }
+        } else {
+          for await (const event of opened.events) {
+            trace.observe(event);
+            acc.push(event);
+          }
         }
       } catch (e) {
         const result = acc.result();
