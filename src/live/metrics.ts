@@ -13,10 +13,13 @@ class Counter {
   readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels, by = 1) {
-    const k = key(labels);
+    this.add(key(labels), () => labels, by);
+  }
+  /** `inc` with the series key already built (`key(labels)`); the labels are made only for a new series. */
+  add(k: string, labels: () => Labels, by = 1) {
     const v = this.values.get(k);
     if (v) v.value += by;
-    else this.values.set(k, { labels, value: by });
+    else this.values.set(k, { labels: labels(), value: by });
   }
 }
 
@@ -24,9 +27,12 @@ class Histogram {
   readonly values = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
   constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
   observe(labels: Labels, value: number) {
-    const k = key(labels);
+    this.observeAt(key(labels), () => labels, value);
+  }
+  /** `observe` with the series key already built (`key(labels)`). */
+  observeAt(k: string, labels: () => Labels, value: number) {
     let v = this.values.get(k);
-    if (!v) this.values.set(k, (v = { labels, buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
+    if (!v) this.values.set(k, (v = { labels: labels(), buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
     for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) v.buckets[i]!++;
     v.sum += value;
     v.count++;
@@ -62,15 +68,19 @@ export class Metrics {
   observe(row: RequestRow, attempts?: Array<{ ok: boolean; errorClass?: string; target: string }>): void {
     const provider = row.provider ?? "none";
     const model = row.upstream_model ?? row.requested_model ?? "none";
-    this.requests.inc({ provider, model, status: String(row.status) });
-    const t = { provider, model };
-    if (row.input_tokens) this.tokens.inc({ ...t, kind: "input" }, row.input_tokens);
-    if (row.cached_tokens) this.tokens.inc({ ...t, kind: "cached" }, row.cached_tokens);
-    if (row.cache_write_tokens) this.tokens.inc({ ...t, kind: "cache_write" }, row.cache_write_tokens);
-    if (row.output_tokens) this.tokens.inc({ ...t, kind: "output" }, row.output_tokens);
-    if (row.reasoning_tokens) this.tokens.inc({ ...t, kind: "reasoning" }, row.reasoning_tokens);
-    if (row.cost_pico !== null) this.cost.inc(t, Number(row.cost_pico) / 1e12);
-    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.inc(t);
+    // Series keys built directly (same as key(labels)): label objects only for a new series.
+    const pm = `${provider}\u0000${model}`;
+    this.requests.add(`${pm}\u0000${row.status}`, () => ({ provider, model, status: String(row.status) }));
+    const tokens = (kind: string, n: number | null) => {
+      if (n) this.tokens.add(`${pm}\u0000${kind}`, () => ({ provider, model, kind }), n);
+    };
+    tokens("input", row.input_tokens);
+    tokens("cached", row.cached_tokens);
+    tokens("cache_write", row.cache_write_tokens);
+    tokens("output", row.output_tokens);
+    tokens("reasoning", row.reasoning_tokens);
+    if (row.cost_pico !== null) this.cost.add(pm, () => ({ provider, model }), Number(row.cost_pico) / 1e12);
+    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.add(pm, () => ({ provider, model }));
     const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>) : undefined);
     if (list) {
       list.forEach((a, i) => {
@@ -79,8 +89,8 @@ export class Metrics {
         if (i > 0) this.retries.inc({ provider: p });
       });
     }
-    this.latency.observe({ provider }, row.latency_ms / 1000);
-    if (row.ttfb_ms !== null) this.ttfb.observe({ provider }, row.ttfb_ms / 1000);
+    this.latency.observeAt(provider, () => ({ provider }), row.latency_ms / 1000);
+    if (row.ttfb_ms !== null) this.ttfb.observeAt(provider, () => ({ provider }), row.ttfb_ms / 1000);
   }
 
   gaugeValues() {

@@ -20,6 +20,9 @@ export type ProviderHealth = {
 
 type Sample = { at: number; ok: boolean; latency: number };
 const WINDOW_MS = 5 * 60_000;
+/** Samples kept per provider (the newest); up to EVICT_EVERY more wait for the next bulk eviction. */
+const MAX_SAMPLES = 1000;
+const EVICT_EVERY = 100;
 
 export class ProviderHealthTracker {
   private samples = new Map<string, Sample[]>();
@@ -60,10 +63,14 @@ export class ProviderHealthTracker {
     const now = this.now();
     const list = this.samples.get(provider) ?? [];
     list.push({ at: now, ok, latency });
-    // Evict from the front in bulk (one splice) rather than shift() per sample.
-    let drop = 0;
-    while (drop < list.length && (list[drop]!.at < now - WINDOW_MS || list.length - drop > 1000)) drop++;
-    if (drop) list.splice(0, drop);
+    // Evict from the front in bulk, and only once the list is MAX_SAMPLES + EVICT_EVERY long or its
+    // oldest sample has left the window, so a busy provider pays one splice per EVICT_EVERY samples
+    // instead of one per request. Readers filter by the window themselves.
+    if (list.length > MAX_SAMPLES + EVICT_EVERY || list[0]!.at < now - WINDOW_MS) {
+      let drop = 0;
+      while (drop < list.length && (list[drop]!.at < now - WINDOW_MS || list.length - drop > MAX_SAMPLES)) drop++;
+      if (drop) list.splice(0, drop);
+    }
     this.samples.set(provider, list);
     const e = this.entry(provider);
     if (ok) e.last_success_at = now;

@@ -86,13 +86,20 @@ export function priceRequest(
 export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R extends { costPico: bigint | null }>(
   price: (input: I) => R,
 ): (input: I) => R {
-  const memo = new WeakMap<Usage, { key: string; result: R }>();
+  const memo = new WeakMap<Usage, { input: I; result: R }>();
+  const same = (a: I, b: I) => {
+    if (a.providerType !== b.providerType || a.provider !== b.provider) return false;
+    const x = a.models ?? [];
+    const y = b.models ?? [];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  };
   return (input) => {
-    const key = `${input.providerType}\u0000${input.provider}\u0000${input.models?.join("\u0000")}`;
     const hit = memo.get(input.usage);
-    if (hit !== undefined && hit.key === key) return hit.result;
+    if (hit !== undefined && same(hit.input, input)) return hit.result;
     const result = price(input);
-    if (result.costPico !== null) memo.set(input.usage, { key, result });
+    if (result.costPico !== null) memo.set(input.usage, { input, result });
     return result;
   };
 }
