@@ -161,4 +161,9 @@ test("apiPath: what counts as an /api request", () => {
   expect(apiPath("http://h/apix")).toBeUndefined();
   expect(apiPath("http://h/v1/models")).toBeUndefined();
   expect(apiPath("http://h/")).toBeUndefined();
+  expect(apiPath("http://h///api")).toBe("/api");
+  expect(apiPath("http://h/api?x=/api")).toBe("/api");
+  expect(apiPath("http://h/v1/chat/completions?next=/api/users")).toBeUndefined();
+  expect(apiPath("http://h/ap")).toBeUndefined();
+  expect(apiPath("http://h")).toBeUndefined();
 });

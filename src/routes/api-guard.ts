@@ -150,6 +150,11 @@ export const forbidden = (message: string, code: string) => new ClientError(403,
 export function apiPath(url: string): string | undefined {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start < 0) return undefined;
+  // Cheap rejection first (every /v1 request passes here): after collapsing slashes, an /api path's
+  // first segment starts with "api".
+  let first = start;
+  while (url.charCodeAt(first + 1) === 47) first++;
+  if (!url.startsWith("api", first + 1)) return undefined;
   let end = url.length;
   for (const c of ["?", "#"]) {
     const i = url.indexOf(c, start);
