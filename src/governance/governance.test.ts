@@ -6,7 +6,7 @@ import type { RequestRecord } from "../recorder/recorder.ts";
 import { PRICING_SNAPSHOT } from "../testing/cli-process.ts";
 import { estimatePromptTokens } from "./estimate.ts";
 import { actualCostPico, formatUsd, Governance, GovernanceError, type GovernedKey, type GovernedTarget } from "./governance.ts";
-import { InMemoryBudgetLedger } from "./ledger.ts";
+import { InMemoryBudgetLedger, type BudgetLedger } from "./ledger.ts";
 import { ModelOutputLimits } from "./model-limits.ts";
 import { OPEN_POLICY, type KeyPolicy } from "./policy.ts";
 import { InMemoryRateLimiter } from "./rate-limiter.ts";
@@ -229,6 +229,45 @@ describe("refusals", () => {
     expect(e.code).toBe("budget_exceeded");
     expect(e.headers["x-ratelimit-remaining-requests"]).toBe("5");
     expect((await limiter.peek(k.id, k.policy)).tokens!.remaining).toBe(100_000);
+  });
+});
+
+describe("asynchronous stores", () => {
+  /** The in-memory ledger and limiter behind promises, as a shared (networked) store would answer. */
+  function asyncSetup() {
+    const { ledger, limiter, price, now } = setup();
+    const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 1));
+    const asyncLedger: BudgetLedger = {
+      reserve: (...a) => later(ledger.reserve(...a)),
+      settle: (...a) => later(ledger.settle(...a)),
+      spend: (id) => ledger.spend(id),
+    };
+    const asyncLimiter = new Proxy(limiter, { get: (t, name) => (typeof (t as any)[name] === "function" ? (...a: unknown[]) => later((t as any)[name](...a)) : (t as any)[name]) });
+    const gov = new Governance({ ledger: asyncLedger, limiter: asyncLimiter, price, settings: {}, clock: () => now.t });
+    return { gov, ledger, limiter };
+  }
+
+  test("admission works the same when the ledger and limiter answer with promises", async () => {
+    const { gov, ledger, limiter } = asyncSetup();
+    const ok = key({ ...budget(10_000_000_000n), rpm: 5 }, "async ok");
+    const admission = await gov.admit(ok, { requestedModel: "oa/gpt-4o-mini", targets: [target("oa/gpt-4o-mini")], request: request("hi", 10) });
+    expect(admission.headers["x-ratelimit-remaining-requests"]).toBe("4");
+    expect(ledger.spend(ok.id).reserved).toBe(admission.reservedPico);
+
+    const poor = key({ ...budget(1n), rpm: 5 }, "async poor");
+    const e = await refusal(gov.admit(poor, { requestedModel: "oa/gpt-4o-mini", targets: [target("oa/gpt-4o-mini")], request: request("hi", 10) }));
+    expect(e.code).toBe("budget_exceeded");
+    expect((await limiter.peek(poor.id, poor.policy)).requests!.remaining).toBe(5); // the permit was given back
+  });
+
+  test("enforce answers synchronously for a key without rate limits, with a promise for one with them", async () => {
+    const { gov } = setup();
+    const trace = () => new GovernedTrace(undefined, { endpoint: "chat.completions", stream: false });
+    const input = { requestedModel: "oa/gpt-4o-mini", targets: [target("oa/gpt-4o-mini")], request: request("hi", 10) };
+    expect(gov.enforce(key({}, "plain"), trace(), input)).toEqual({});
+    const limited = gov.enforce(key({ rpm: 3 }, "limited"), trace(), input);
+    expect(limited).toBeInstanceOf(Promise);
+    expect((await limited)["x-ratelimit-remaining-requests"]).toBe("2");
   });
 });
 

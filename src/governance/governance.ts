@@ -199,6 +199,14 @@ export class Governance {
     key: GovernedKey,
     input: { requestedModel: string; targets: ReadonlyArray<GovernedTarget>; request: Pick<ChatRequest, "messages" | "tools" | "maxOutputTokens"> },
   ): Promise<Admission> {
+    return this.admitNow(key, input);
+  }
+
+  /** `admit`, synchronous unless the key has rate limits (the limiter may be asynchronous). */
+  private admitNow(
+    key: GovernedKey,
+    input: { requestedModel: string; targets: ReadonlyArray<GovernedTarget>; request: Pick<ChatRequest, "messages" | "tools" | "maxOutputTokens"> },
+  ): Admission | Promise<Admission> {
     const { policy } = key;
     const budgeted = hasBudget(policy);
     const limited = policy.rpm !== null || policy.tpm !== null;
@@ -209,31 +217,65 @@ export class Governance {
         : { maxCostPico: 0n, maxOutputTokens: 0 };
 
     if (budgeted) this.checkCostPolicy(key, input.requestedModel, quote);
-
-    let permit: RatePermit | undefined;
-    let headers: Record<string, string> = {};
-    if (limited) {
-      const admitted = await this.limiter.admit(key.id, policy, promptTokens + quote.maxOutputTokens);
-      headers = rateLimitHeaders(admitted.state);
-      if (!admitted.ok) throw this.rateLimited(key, admitted, headers, promptTokens);
-      permit = admitted.permit;
-    }
-
     // Every request holds (0 when the key has no budget), so spend is tracked for all keys.
     const amount = budgeted ? quote.maxCostPico : 0n;
-    let held: ReserveResult;
+    if (!limited) return this.hold(key, amount, undefined, {}, promptTokens, quote.maxOutputTokens);
+    return (async () => {
+      const admitted = await this.limiter.admit(key.id, policy, promptTokens + quote.maxOutputTokens);
+      const headers = rateLimitHeaders(admitted.state);
+      if (!admitted.ok) throw this.rateLimited(key, admitted, headers, promptTokens);
+      return this.hold(key, amount, admitted.permit, headers, promptTokens, quote.maxOutputTokens);
+    })();
+  }
+
+  /** The budget hold of an admission (after its rate-limit permit, if any, which a refusal cancels). */
+  private hold(
+    key: GovernedKey,
+    amount: bigint,
+    permit: RatePermit | undefined,
+    headers: Record<string, string>,
+    promptTokens: number,
+    maxOutputTokens: number,
+  ): Admission | Promise<Admission> {
+    let reserved: ReserveResult | Promise<ReserveResult>;
     try {
-      held = await this.ledger.reserve(key.id, policy.budgets, amount);
+      reserved = this.ledger.reserve(key.id, key.policy.budgets, amount);
     } catch (e) {
-      if (permit) await this.limiter.cancel(permit);
-      throw e;
+      if (!permit) throw e;
+      return this.release(permit, e);
     }
+    if (reserved instanceof Promise) {
+      return reserved.then(
+        (held) => this.held(key, held, amount, permit, headers, promptTokens, maxOutputTokens),
+        (e: unknown) => this.release(permit, e),
+      );
+    }
+    return this.held(key, reserved, amount, permit, headers, promptTokens, maxOutputTokens);
+  }
+
+  /** Cancels a rate-limit permit (if any), then rethrows. */
+  private async release(permit: RatePermit | undefined, error: unknown): Promise<never> {
+    if (permit) await this.limiter.cancel(permit);
+    throw error;
+  }
+
+  private held(
+    key: GovernedKey,
+    held: ReserveResult,
+    amount: bigint,
+    permit: RatePermit | undefined,
+    headers: Record<string, string>,
+    promptTokens: number,
+    maxOutputTokens: number,
+  ): Admission | Promise<Admission> {
     if (!held.ok) {
-      if (permit) {
+      const refused = held;
+      if (!permit) throw this.overBudget(key, refused, headers, promptTokens, maxOutputTokens);
+      return (async () => {
         await this.limiter.cancel(permit);
-        headers = rateLimitHeaders(await this.limiter.peek(key.id, policy));
-      }
-      throw this.overBudget(key, held, headers, promptTokens, quote.maxOutputTokens);
+        const now = rateLimitHeaders(await this.limiter.peek(key.id, key.policy));
+        throw this.overBudget(key, refused, now, promptTokens, maxOutputTokens);
+      })();
     }
     const reservation: Reservation = held.reservation;
     let settled = false;
@@ -241,7 +283,7 @@ export class Governance {
       headers,
       reservedPico: amount,
       promptTokens,
-      maxOutputTokens: quote.maxOutputTokens,
+      maxOutputTokens,
       settle: (record) => {
         if (settled) return;
         settled = true;
@@ -254,15 +296,22 @@ export class Governance {
   /**
    * The whole policy for one routed request, for every `/v1` endpoint: the allowlist, then
    * admission, settled when `trace` finishes (its log row). Returns the `x-ratelimit-*` headers
-   * for the response; throws a GovernanceError for a refusal. Call `checkKey` first.
+   * for the response (synchronously when the key has no rate limits); throws a GovernanceError
+   * for a refusal. Call `checkKey` first.
    */
-  async enforce(
+  enforce(
     key: GovernedKey,
     trace: GovernedTrace,
     input: { requestedModel: string; targets: ReadonlyArray<GovernedTarget>; request: Pick<ChatRequest, "messages" | "tools" | "maxOutputTokens"> },
-  ): Promise<Record<string, string>> {
+  ): Record<string, string> | Promise<Record<string, string>> {
     this.checkModel(key, input.requestedModel, input.targets);
-    const admission = await this.admit(key, input);
+    const admission = this.admitNow(key, input);
+    if (admission instanceof Promise) {
+      return admission.then((a) => {
+        trace.onFinish(a.settle);
+        return a.headers;
+      });
+    }
     trace.onFinish(admission.settle);
     return admission.headers;
   }

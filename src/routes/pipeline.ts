@@ -93,7 +93,8 @@ export async function runDialect<P extends ParsedInbound>(
     const route = router.resolve(model);
     if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
     // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
-    limitHeaders = await governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
+    const enforced = governance.enforce(identity, trace, { requestedModel: model, targets: route.targets, request: chat });
+    limitHeaders = enforced instanceof Promise ? await enforced : enforced;
     messages = chat.messages;
 
     // Linked to the client connection: a disconnect aborts the upstream call at once. A stream
