@@ -87,6 +87,16 @@ export function actualTokens(r: SettleInput): number {
   return (r.usage?.inputTokens ?? 0) + (r.usage?.outputTokens ?? 0);
 }
 
+/** An admission between its rate-limit permit and its budget hold. */
+type PendingHold = {
+  key: GovernedKey;
+  amount: bigint;
+  permit: RatePermit | undefined;
+  headers: Record<string, string>;
+  promptTokens: number;
+  maxOutputTokens: number;
+};
+
 type Quote = {
   maxCostPico: bigint;
   maxOutputTokens: number;
@@ -219,38 +229,28 @@ export class Governance {
     if (budgeted) this.checkCostPolicy(key, input.requestedModel, quote);
     // Every request holds (0 when the key has no budget), so spend is tracked for all keys.
     const amount = budgeted ? quote.maxCostPico : 0n;
-    if (!limited) return this.hold(key, amount, undefined, {}, promptTokens, quote.maxOutputTokens);
+    const hold = { key, amount, permit: undefined as RatePermit | undefined, headers: {} as Record<string, string>, promptTokens, maxOutputTokens: quote.maxOutputTokens };
+    if (!limited) return this.hold(hold);
     return (async () => {
       const admitted = await this.limiter.admit(key.id, policy, promptTokens + quote.maxOutputTokens);
-      const headers = rateLimitHeaders(admitted.state);
-      if (!admitted.ok) throw this.rateLimited(key, admitted, headers, promptTokens);
-      return this.hold(key, amount, admitted.permit, headers, promptTokens, quote.maxOutputTokens);
+      hold.headers = rateLimitHeaders(admitted.state);
+      if (!admitted.ok) throw this.rateLimited(key, admitted, hold.headers, promptTokens);
+      hold.permit = admitted.permit;
+      return this.hold(hold);
     })();
   }
 
   /** The budget hold of an admission (after its rate-limit permit, if any, which a refusal cancels). */
-  private hold(
-    key: GovernedKey,
-    amount: bigint,
-    permit: RatePermit | undefined,
-    headers: Record<string, string>,
-    promptTokens: number,
-    maxOutputTokens: number,
-  ): Admission | Promise<Admission> {
+  private hold(h: PendingHold): Admission | Promise<Admission> {
     let reserved: ReserveResult | Promise<ReserveResult>;
     try {
-      reserved = this.ledger.reserve(key.id, key.policy.budgets, amount);
+      reserved = this.ledger.reserve(h.key.id, h.key.policy.budgets, h.amount);
     } catch (e) {
-      if (!permit) throw e;
-      return this.release(permit, e);
+      if (!h.permit) throw e;
+      return this.release(h.permit, e);
     }
-    if (reserved instanceof Promise) {
-      return reserved.then(
-        (held) => this.held(key, held, amount, permit, headers, promptTokens, maxOutputTokens),
-        (e: unknown) => this.release(permit, e),
-      );
-    }
-    return this.held(key, reserved, amount, permit, headers, promptTokens, maxOutputTokens);
+    if (reserved instanceof Promise) return reserved.then((r) => this.held(h, r), (e: unknown) => this.release(h.permit, e));
+    return this.held(h, reserved);
   }
 
   /** Cancels a rate-limit permit (if any), then rethrows. */
@@ -259,29 +259,22 @@ export class Governance {
     throw error;
   }
 
-  private held(
-    key: GovernedKey,
-    held: ReserveResult,
-    amount: bigint,
-    permit: RatePermit | undefined,
-    headers: Record<string, string>,
-    promptTokens: number,
-    maxOutputTokens: number,
-  ): Admission | Promise<Admission> {
-    if (!held.ok) {
-      const refused = held;
-      if (!permit) throw this.overBudget(key, refused, headers, promptTokens, maxOutputTokens);
+  /** The admission once the ledger answered: settled later, or refused over budget. */
+  private held(h: PendingHold, result: ReserveResult): Admission | Promise<Admission> {
+    const { key, permit, promptTokens, maxOutputTokens } = h;
+    if (!result.ok) {
+      if (!permit) throw this.overBudget(key, result, h.headers, promptTokens, maxOutputTokens);
       return (async () => {
         await this.limiter.cancel(permit);
         const now = rateLimitHeaders(await this.limiter.peek(key.id, key.policy));
-        throw this.overBudget(key, refused, now, promptTokens, maxOutputTokens);
+        throw this.overBudget(key, result, now, promptTokens, maxOutputTokens);
       })();
     }
-    const reservation: Reservation = held.reservation;
+    const reservation: Reservation = result.reservation;
     let settled = false;
     return {
-      headers,
-      reservedPico: amount,
+      headers: h.headers,
+      reservedPico: h.amount,
       promptTokens,
       maxOutputTokens,
       settle: (record) => {
