@@ -1,4 +1,4 @@
-// runProvider(): the only place that calls fetch. HTTP, SSE, timeouts and errors, once for every adapter.
+// runProvider() and openProvider(): the only place that calls fetch. HTTP, SSE, timeouts and errors, once for every adapter.
 //
 // Contract for callers (gateway.ts):
 // * Before the first OUTPUT event (text, reasoning, tool call or finish) nothing is yielded: leading
