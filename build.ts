@@ -49,7 +49,8 @@ console.log(`bundled the dashboard into ${DASHBOARD_BUILD_DIR}: ${(dashboardByte
 async function build(target: string | undefined, outfile: string) {
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: ["./src/index.ts"],
+    // The WAL checkpointer runs in a Worker, which must be an entrypoint of its own (BUN-NOTES §4).
+    entrypoints: ["./src/index.ts", "./src/db/checkpoint-worker.ts"],
     compile: {
       ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
       outfile,

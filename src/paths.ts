@@ -10,6 +10,8 @@ export const IS_COMPILED: boolean = Bun.isStandaloneExecutable;
 export const ASSET_ROOT: string = IS_COMPILED ? import.meta.dir : path.resolve(import.meta.dir, "..");
 export const MIGRATIONS_DIR: string = path.join(ASSET_ROOT, "drizzle");
 export const STATIC_DIR: string = path.join(ASSET_ROOT, "static");
+/** The WAL checkpointer's Worker: an extra entrypoint of the compiled build (build.ts), at the same path below the root. */
+export const CHECKPOINT_WORKER: string = path.join(import.meta.dir, "db/checkpoint-worker.ts");
 
 /**
  * Default data directory: `llm-proxy-data` beside the executable (PocketBase's `pb_data` model),

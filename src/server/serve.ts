@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import { DB_FILE, openDatabase, type DbHandle } from "../db/client.ts";
 import { recordStart } from "../db/meta.ts";
 import { runMigrations } from "../db/migrate.ts";
+import { startCheckpointer } from "../db/checkpointer.ts";
 import type { Logger } from "../logger.ts";
 import { VERSION } from "../version.ts";
 import { lazyStaticAssets } from "./static.ts";
@@ -88,6 +89,8 @@ export async function startServer(
     db.close();
     throw e;
   }
+  // WAL checkpoints on their own thread, so a commit of the request log never stalls on one.
+  const checkpointer = startCheckpointer(db.file, { log });
 
   const state = { draining: false, startedAt: Date.now() };
   const assets = lazyStaticAssets();
@@ -187,6 +190,8 @@ export async function startServer(
       { name: "llm_proxy_log_queue_depth", help: "Request-log rows waiting to be written.", value: recorder.queued },
       { name: "llm_proxy_log_producer_waits_total", help: "Times a request waited for room in the full log queue.", value: recorder.stats.waits },
       { name: "llm_proxy_log_flush_failures_total", help: "Failed request-log writes (rows kept and retried).", value: recorder.stats.failures },
+      { name: "llm_proxy_db_wal_frames", help: "Pages in the database's write-ahead log at the last background checkpoint.", value: checkpointer.stats.walFrames },
+      { name: "llm_proxy_db_checkpointed_frames_total", help: "WAL pages copied into the database file by the background checkpointer.", value: checkpointer.stats.frames },
       { name: "llm_proxy_live_messages_dropped_total", help: "Live messages dropped for slow dashboard clients.", value: live.hub.stats.dropped },
       { name: "llm_proxy_process_resident_memory_bytes", help: "Resident set size.", value: p.rss },
       { name: "llm_proxy_process_heap_used_bytes", help: "JavaScript heap in use.", value: p.heap_used },
@@ -207,6 +212,7 @@ export async function startServer(
       maxRequestBodySize: config.gateway.maxBodyBytes * 2 + 1024 * 1024,
     });
   } catch (e) {
+    await checkpointer.stop();
     db.close();
     const msg = (e as Error).message ?? String(e);
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${msg}`);
@@ -270,6 +276,7 @@ export async function startServer(
           log.error("shutdown step failed", { step: hook.name, error: (e as Error).message });
         }
       }
+      await checkpointer.stop();
       db.close();
       log.info("stopped");
     })();
