@@ -135,13 +135,11 @@ export async function openChat(
         );
         try {
           const opened = await opening;
-          if (opened.complete) {
-            attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
-            return { target, attempts, complete: opened.complete, events: fromList(opened.complete) };
-          }
-          const first = await opened.events.next();
+          // A stream commits at its first output; a JSON reply is already whole.
+          const first = opened.events ? await opened.events.next() : undefined;
           attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
-          return { target, attempts, events: prepend(first.done ? [] : [first.value], opened.events) };
+          if (opened.complete) return { target, attempts, complete: opened.complete, events: fromList(opened.complete) };
+          return { target, attempts, events: prepend(first!.done ? [] : [first!.value], opened.events) };
         } catch (e) {
           if (input.signal.aborted) throw input.signal.reason ?? e;
           const error =

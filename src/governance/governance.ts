@@ -229,7 +229,7 @@ export class Governance {
     if (budgeted) this.checkCostPolicy(key, input.requestedModel, quote);
     // Every request holds (0 when the key has no budget), so spend is tracked for all keys.
     const amount = budgeted ? quote.maxCostPico : 0n;
-    const hold = { key, amount, permit: undefined as RatePermit | undefined, headers: {} as Record<string, string>, promptTokens, maxOutputTokens: quote.maxOutputTokens };
+    const hold: PendingHold = { key, amount, permit: undefined, headers: {}, promptTokens, maxOutputTokens: quote.maxOutputTokens };
     if (!limited) return this.hold(hold);
     return (async () => {
       const admitted = await this.limiter.admit(key.id, policy, promptTokens + quote.maxOutputTokens);

@@ -121,8 +121,6 @@ export async function openProvider(
   if (options.signal?.aborted) forwardAbort();
   else options.signal?.addEventListener('abort', forwardAbort, { once: true });
   const deadlines = new Deadlines((message) => abortAll(new TimeoutReason(message)));
-  const arm = deadlines.arm.bind(deadlines);
-  const disarm = deadlines.disarm.bind(deadlines);
   let comments = 0; // upstream SSE comments seen (keep-alives)
   let silentMs = 0; // time spent waiting on the upstream since its last data
 
@@ -140,7 +138,7 @@ export async function openProvider(
   /** One body read under the idle timer; the clock only runs while we wait on the upstream. */
   const read = async (): Promise<ReadResult> => {
     if (!reader) return { done: true };
-    arm('idle', idleMs === undefined ? undefined : idleMs - silentMs, () =>
+    deadlines.arm('idle', idleMs === undefined ? undefined : idleMs - silentMs, () =>
       `upstream sent no data for ${idleMs} ms${comments ? ` (only ${comments} SSE comments)` : ''}`,
     );
     const started = performance.now();
@@ -150,7 +148,7 @@ export async function openProvider(
     } catch (error) {
       throw toFailure(error);
     } finally {
-      disarm('idle');
+      deadlines.disarm('idle');
       silentMs += performance.now() - started;
     }
     // A fetch that ignores the signal sees its body cancelled instead (below): a read that ends
@@ -159,7 +157,7 @@ export async function openProvider(
     return result;
   };
   const sawData = () => {
-    disarm('first-byte');
+    deadlines.disarm('first-byte');
     silentMs = 0;
   };
   const readAll = async (): Promise<string> => {
@@ -176,7 +174,7 @@ export async function openProvider(
    */
   const readText = async (res: Response): Promise<string> => {
     if (signal.aborted) throw toFailure(signal.reason);
-    arm('idle', idleMs, () => `upstream sent no data for ${idleMs} ms`);
+    deadlines.arm('idle', idleMs, () => `upstream sent no data for ${idleMs} ms`);
     let text: string;
     try {
       text = await Promise.race([res.text(), new Promise<never>((_, reject) => (rejectBody = reject))]);
@@ -184,7 +182,7 @@ export async function openProvider(
       throw toFailure(error);
     } finally {
       rejectBody = undefined;
-      disarm('idle');
+      deadlines.disarm('idle');
     }
     if (signal.aborted) throw toFailure(signal.reason);
     sawData();
@@ -198,8 +196,8 @@ export async function openProvider(
   };
   let handedOff = false; // a stream's generator cleans up when it ends instead
   try {
-    arm('connect', connectMs, () => `no response headers from upstream within ${connectMs} ms`);
-    arm('first-byte', firstByteMs, () => `no data from upstream within ${firstByteMs} ms`);
+    deadlines.arm('connect', connectMs, () => `no response headers from upstream within ${connectMs} ms`);
+    deadlines.arm('first-byte', firstByteMs, () => `no data from upstream within ${firstByteMs} ms`);
     let response: Response;
     try {
       const body = JSON.stringify(http.body);
@@ -207,7 +205,7 @@ export async function openProvider(
     } catch (error) {
       throw toFailure(error);
     }
-    disarm('connect');
+    deadlines.disarm('connect');
 
     if (!response.ok) {
       reader = response.body?.getReader();

@@ -140,18 +140,13 @@ export async function runDialect<P extends ParsedInbound>(
     const acc = createAccumulator();
 
     if (!stream) {
+      const take = (event: StreamEvent) => {
+        trace.observe(event);
+        acc.push(event);
+      };
       try {
-        if (opened.complete) {
-          for (const event of opened.complete) {
-            trace.observe(event);
-            acc.push(event);
-          }
-        } else {
-          for await (const event of opened.events) {
-            trace.observe(event);
-            acc.push(event);
-          }
-        }
+        if (opened.complete) opened.complete.forEach(take);
+        else for await (const event of opened.events) take(event);
       } catch (e) {
         const result = acc.result();
         trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText(), result.text) });
