@@ -40,13 +40,27 @@ export type RequestRow = {
   project: string | null;
 };
 
-const COLUMNS = [
+export const COLUMNS = [
   "id", "received_at", "first_byte_at", "finished_at", "client_key_id", "endpoint", "requested_model", "provider",
   "provider_type", "upstream_model", "response_model", "pricing_entry", "pricing_rule", "attempts", "status",
   "error_class", "error_message", "stream", "input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens",
   "reasoning_tokens", "usage_estimated", "usage_raw", "cost_pico", "cost_breakdown", "warnings", "latency_ms",
   "ttfb_ms", "client_ip", "user_agent", "project",
 ] as const satisfies ReadonlyArray<keyof RequestRow>;
+
+/**
+ * Appends a row's values in `COLUMNS` order. Written out rather than `row[column]` in a loop: one
+ * property access site that sees 33 different keys goes megamorphic (a hash lookup per value).
+ */
+export function pushRowValues(out: unknown[], r: RequestRow): void {
+  out.push(
+    r.id, r.received_at, r.first_byte_at, r.finished_at, r.client_key_id, r.endpoint, r.requested_model, r.provider,
+    r.provider_type, r.upstream_model, r.response_model, r.pricing_entry, r.pricing_rule, r.attempts, r.status,
+    r.error_class, r.error_message, r.stream, r.input_tokens, r.cached_tokens, r.cache_write_tokens, r.output_tokens,
+    r.reasoning_tokens, r.usage_estimated, r.usage_raw, r.cost_pico, r.cost_breakdown, r.warnings, r.latency_ms,
+    r.ttfb_ms, r.client_ip, r.user_agent, r.project,
+  );
+}
 
 export type RollupDelta = {
   bucket: number;
@@ -175,6 +189,15 @@ export type Aggregate = {
   ttfb_p95_ms: number | null;
 };
 
+/** A stored request/response body pair (gzip-compressed JSON, secrets redacted). */
+type BodyRow = { id: string; request: Uint8Array | null; response: Uint8Array | null };
+
+/** Rows per multi-row INSERT (× 33 columns = 660 parameters, far below SQLite's limit of 32,766). */
+export const INSERT_CHUNK = 20;
+
+/** A multi-row INSERT met a row already stored: the batch is redone row by row. */
+class RowWrittenBefore extends Error {}
+
 /**
  * The request log's storage: prepared statements for the writer (batched inserts and rollup
  * upserts in one transaction), retention, and the read API. The one place that knows its SQL.
@@ -182,14 +205,18 @@ export type Aggregate = {
  */
 export class RequestLogStore {
   private readonly insertRow: Statement;
+  private readonly insertChunk: Statement;
   private readonly insertBody: Statement;
   private readonly upsertRollup: Record<RollupTable, Statement>;
-  private readonly writeBatchTx: (rows: RequestRow[], bodies: Array<{ id: string; request: Uint8Array | null; response: Uint8Array | null }>) => void;
+  private readonly writeBatchTx: (rows: RequestRow[], bodies: BodyRow[], rowByRow: boolean) => void;
 
   constructor(readonly sqlite: Database) {
-    this.insertRow = sqlite.query(
-      `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`,
-    );
+    const insert = (rows: number) =>
+      sqlite.query(
+        `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES ${Array(rows).fill(`(${COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
+      );
+    this.insertRow = insert(1);
+    this.insertChunk = insert(INSERT_CHUNK);
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
     const keyCols = ["bucket", "provider", "model", "client_key_id", "project"];
     const addCols = [...SUM_COLUMNS, ...HIST_COLUMNS];
@@ -200,12 +227,27 @@ export class RequestLogStore {
          ON CONFLICT (${keyCols.join(", ")}) DO UPDATE SET ${addCols.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
       );
     this.upsertRollup = { rollup_minute: mk("rollup_minute"), rollup_hour: mk("rollup_hour") };
-    this.writeBatchTx = sqlite.transaction((rows, bodies) => {
+    this.writeBatchTx = sqlite.transaction((rows: RequestRow[], bodies: BodyRow[], rowByRow: boolean) => {
       const deltas = new Map<string, RollupDelta & { table: RollupTable }>();
-      for (const row of rows) {
+      let i = 0;
+      // Full chunks in one multi-row INSERT each (less per-statement work than a statement per row:
+      // ~1–3 µs per row in an isolated benchmark). A chunk that inserts fewer rows than it holds met a
+      // row written before: the caller redoes the whole batch row by row, which counts each row once.
+      if (!rowByRow) {
+        for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
+          const args: unknown[] = [];
+          for (let j = i; j < i + INSERT_CHUNK; j++) pushRowValues(args, rows[j]!);
+          if (this.insertChunk.run(...(args as never[])).changes !== INSERT_CHUNK) throw new RowWrittenBefore();
+          for (let j = i; j < i + INSERT_CHUNK; j++) addToRollups(deltas, rows[j]!);
+        }
+      }
+      for (; i < rows.length; i++) {
+        const row = rows[i]!;
         // INSERT OR IGNORE: a row written twice (retry after a failed commit) counts once.
         // Positional binding: measurably faster than binding 33 named parameters per row.
-        if (this.insertRow.run(...(COLUMNS.map((c) => row[c]) as never[])).changes > 0) addToRollups(deltas, row);
+        const args: unknown[] = [];
+        pushRowValues(args, row);
+        if (this.insertRow.run(...(args as never[])).changes > 0) addToRollups(deltas, row);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       for (const d of deltas.values()) {
@@ -217,8 +259,13 @@ export class RequestLogStore {
   }
 
   /** Writes a batch of rows (and optional bodies) and their rollups in one transaction. */
-  writeBatch(rows: RequestRow[], bodies: Array<{ id: string; request: Uint8Array | null; response: Uint8Array | null }> = []): void {
-    this.writeBatchTx(rows, bodies);
+  writeBatch(rows: RequestRow[], bodies: BodyRow[] = []): void {
+    try {
+      this.writeBatchTx(rows, bodies, false);
+    } catch (e) {
+      if (!(e instanceof RowWrittenBefore)) throw e;
+      this.writeBatchTx(rows, bodies, true); // rolled back; again, row by row
+    }
   }
 
   /** Deletes up to `limit` raw rows (and bodies) received before `cutoff`; returns how many. */

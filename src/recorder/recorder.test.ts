@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import { openDatabase } from "../db/client.ts";
 import { runMigrations } from "../db/migrate.ts";
-import { RequestLogStore } from "../db/request-log.ts";
+import { COLUMNS, INSERT_CHUNK, pushRowValues, RequestLogStore, type RequestRow } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { tempDir } from "../testing/temp.ts";
 import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
@@ -99,6 +99,39 @@ describe("recorder", () => {
     expect(all!.errors).toBe(60);
     expect(all!.latency_p50_ms).not.toBeNull();
     h.close();
+  });
+
+  test("row values are bound in column order", () => {
+    const row = Object.fromEntries(COLUMNS.map((c) => [c, `value of ${c}`])) as unknown as RequestRow;
+    const out: unknown[] = [];
+    pushRowValues(out, row);
+    expect(out).toEqual(COLUMNS.map((c) => `value of ${c}`));
+  });
+
+  test("multi-row inserts store the same rows as single-row inserts; rows written before count once", () => {
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    const records = Array.from({ length: 2 * INSERT_CHUNK + 7 }, (_, i) => record(i, base + i * 1000));
+    const chunked = setup({ batchSize: 1000 });
+    const single = setup({ batchSize: 1 });
+    for (const r of records) chunked.recorder.record(r, false), single.recorder.record(r, false);
+    chunked.recorder.flush();
+    single.recorder.flush();
+    const all = (h: typeof chunked.h) => h.sqlite.query("SELECT * FROM requests ORDER BY id").all();
+    expect(all(chunked.h)).toHaveLength(records.length);
+    expect(all(chunked.h)).toEqual(all(single.h));
+    // A batch holding rows already stored (a retried commit): the chunk notices, the batch is redone
+    // row by row, and each row is stored and counted once.
+    const more = Array.from({ length: INSERT_CHUNK }, (_, i) => record(i, base + 3_600_000 + i * 1000));
+    for (const r of [...records.slice(0, 5), ...more, ...records.slice(30)]) chunked.recorder.record(r, false);
+    chunked.recorder.flush();
+    expect(chunked.recorder.stats.failures).toBe(0);
+    const total = records.length + more.length;
+    expect(chunked.h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: total });
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      expect(chunked.h.sqlite.query(`SELECT sum(requests) AS n FROM ${table}`).get()).toEqual({ n: total });
+    }
+    chunked.h.close();
+    single.h.close();
   });
 
   test("a full queue makes producers wait instead of dropping rows", async () => {
