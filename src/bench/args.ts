@@ -13,6 +13,9 @@ export type Options = {
   quick: boolean;
   /** Also measure a minimal Elysia proxy route (the framework floor). */
   floor: boolean;
+  /** Paired phase: slices per connection count (0 = skip) and seconds per slice. */
+  slices: number;
+  sliceDuration: number;
 };
 
 export const USAGE = `bun run bench [options]    (src/bench/index.ts)
@@ -30,15 +33,19 @@ Compares llm-proxy with a bare Bun passthrough proxy, both in front of a mock up
   --chunk-gap MS            mock upstream delay between SSE chunks       (default 1)
   --quick               short run for development
   --floor               also measure a minimal Elysia proxy route (src/bench/elysia-floor.ts)
+  --slices N            paired phase: the servers run side by side and take turns, N slices of load
+                        each per connection count; ratios are per slice, then the median (default 8;
+                        --quick 2; 0 skips the phase)
+  --slice-duration S    seconds per slice                        (default 4; --quick 2)
 Environment: BENCH_DURATION=5, BENCH_REPEAT=1, BENCH_LOADGEN=bun, … (flags win).`;
 
-const QUICK = { duration: 3, warmup: 1, repeat: 1, ttfbRequests: 50 };
-const DEFAULTS = { duration: 10, warmup: 2, repeat: 3, ttfbRequests: 200 };
+const QUICK = { duration: 3, warmup: 1, repeat: 1, ttfbRequests: 50, slices: 2, sliceDuration: 2 };
+const DEFAULTS = { duration: 10, warmup: 2, repeat: 3, ttfbRequests: 200, slices: 8, sliceDuration: 4 };
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
-  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick", "floor"]);
+  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick", "floor", "slices", "sliceDuration"]);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     const name = camel(k.slice(6).toLowerCase().replace(/_/g, "-"));
@@ -92,5 +99,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     chunkGap: num("chunkGap", 1, 0, 1000),
     quick,
     floor: flag("floor"),
+    slices: Math.round(num("slices", base.slices, 0, 100)),
+    sliceDuration: num("sliceDuration", base.sliceDuration, 1, 120),
   };
 }

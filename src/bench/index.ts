@@ -5,7 +5,8 @@
  *   bun run bench [--quick] [--duration S] [--repeat N] …   (see args.ts or --help)
  *
  * Layout on a 2-core machine: the server under test (gateway or passthrough, one at a time) is
- * pinned to cpu0; the load generator, the mock upstream and this orchestrator share cpu1.
+ * pinned to cpu0; the load generator, the mock upstream and this orchestrator share cpu1. A paired
+ * phase follows (paired.ts): every server at once on cpu0, taking turns in short slices of load.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -15,7 +16,8 @@ import { CHAT_BODY, checkCompletion, checkStream, STREAM_BODY } from "./fixtures
 import { chooseGateway, prepareGateway, ROOT, startGateway, type GatewayCommand } from "./gateway.ts";
 import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
-import { roundLine, summarize, table, targets, type RoundResult } from "./report.ts";
+import { pairedReport, runPaired } from "./paired.ts";
+import { roundLine, summarize, table, targets, TARGETS, type RoundResult } from "./report.ts";
 
 type Server = { name: "passthrough" | "elysia floor" | "llm-proxy" | "llm-proxy, log off"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
 
@@ -43,7 +45,9 @@ function cpuModel(): string {
 /** Upper bound on the whole run, enforced by a watchdog. */
 function timeBudgetS(o: Options): number {
   const perTarget = 60 + o.warmup + (o.connections.length + 1) * (o.duration + 5) + o.ttfbRequests * 0.2 + 30;
-  return 120 + o.repeat * (o.floor ? 4 : 3) * 1.5 * perTarget;
+  const servers = o.floor ? 4 : 3;
+  const paired = o.slices ? 120 + servers * (o.warmup + 2) + o.connections.length * o.slices * servers * (o.sliceDuration + 3) : 0;
+  return 120 + o.repeat * servers * 1.5 * perTarget + paired;
 }
 
 async function sanity(s: Server): Promise<void> {
@@ -140,7 +144,8 @@ async function main() {
   console.log(
     `- run: ${opts.repeat} round(s), each starting fresh processes, order alternating; ${opts.warmup} s warm-up, ` +
       `${opts.duration} s per load point (${opts.connections.join(", ")} conns and 1 conn), ${opts.ttfbRequests} sequential streams; ` +
-      `mock SSE: 20 content chunks + finish + usage + [DONE], first chunk after ${opts.firstChunkDelay} ms, ${opts.chunkGap} ms apart${opts.quick ? " (--quick)" : ""}\n`,
+      `mock SSE: 20 content chunks + finish + usage + [DONE], first chunk after ${opts.firstChunkDelay} ms, ${opts.chunkGap} ms apart${opts.quick ? " (--quick)" : ""}; ` +
+      `then ${opts.slices ? `a paired phase: ${opts.slices} slices of ${opts.sliceDuration} s per server and connection count` : "no paired phase (--slices 0)"}\n`,
   );
 
   const mockPort = await P.freePort();
@@ -167,6 +172,32 @@ async function main() {
         await P.stopChild(server.proc);
         const text = fs.readFileSync(server.log, "utf8").trim();
         if (name === "llm-proxy" && text) gatewayLog.push(...text.split("\n"));
+      }
+    }
+  }
+
+  // The paired phase: every server at once, taking turns in short slices (see paired.ts).
+  let paired: ReturnType<typeof pairedReport> | undefined;
+  if (opts.slices > 0) {
+    const names: Array<Server["name"]> = ["passthrough", ...(opts.floor ? (["elysia floor"] as const) : []), "llm-proxy", "llm-proxy, log off"];
+    const servers: Server[] = [];
+    try {
+      for (const name of names) {
+        const server = await startServer(name, gw, mockPort);
+        servers.push(server);
+        await sanity(server);
+      }
+      const result = await runPaired(
+        servers.map((s) => ({ name: s.name, pid: s.proc.pid, target: s.target })),
+        load,
+        { connections: opts.connections, slices: opts.slices, sliceDuration: opts.sliceDuration, warmup: opts.warmup },
+      );
+      paired = pairedReport(result, { ...opts, minRpsRatio: TARGETS.minRpsRatio, maxLogCost: 0.1 });
+    } finally {
+      for (const server of servers) {
+        await P.stopChild(server.proc);
+        const text = fs.readFileSync(server.log, "utf8").trim();
+        if (server.name === "llm-proxy" && text) gatewayLog.push(...text.split("\n"));
       }
     }
   }
@@ -200,6 +231,7 @@ async function main() {
   console.log(`| latency p50 @ 1 conn (ms) | ${off.latP50.toFixed(3)} | ${gwSum.latP50.toFixed(3)} | ${(gwSum.latP50 - off.latP50).toFixed(3)} ms |`);
   const worst = Math.max(...opts.connections.map((c) => 1 - gwSum.rps[c]! / off.rps[c]!));
   console.log(`\n- ${worst <= 0.1 ? "PASS" : "FAIL"} — logging costs ≤ 10% of requests/s: ${(worst * 100).toFixed(1)}%\n`);
+  if (paired) console.log(`${paired.text}\n`);
   if (gatewayLog.length) {
     // Messages only (fields can hold one-time tokens), with counts.
     const counts = new Map<string, number>();
