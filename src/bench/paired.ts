@@ -8,7 +8,7 @@
 import { CHAT_BODY } from "./fixtures.ts";
 import type { LoadGen, Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
-import { median } from "./report.ts";
+import { median, TARGETS } from "./report.ts";
 
 export type PairedServer = { name: string; pid: number; target: Target };
 export type Slice = { rps: number; cpuUsPerRequest: number; errors: number; requests: number };
@@ -46,10 +46,7 @@ export function pairedRatio(a: Slice[], b: Slice[]): number {
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** The phase's table and its pass/fail lines (the same targets as the rounds). */
-export function pairedReport(
-  result: PairedResult,
-  opts: { connections: number[]; slices: number; sliceDuration: number; minRpsRatio: number; maxLogCost: number },
-): { text: string; ratio: Record<number, number>; logCost: Record<number, number> } {
+export function pairedReport(result: PairedResult, opts: { connections: number[]; slices: number; sliceDuration: number }): string {
   const names = Object.keys(result[opts.connections[0]!] ?? {});
   const lines = [
     `## Paired slices (all servers side by side, taking turns: ${opts.slices} slices of ${opts.sliceDuration} s per server and connection count)\n`,
@@ -74,14 +71,14 @@ export function pairedReport(
   lines.push("");
   for (const c of opts.connections) {
     if (ratio[c] !== undefined) {
-      lines.push(`- ${ratio[c]! >= opts.minRpsRatio ? "PASS" : "FAIL"} — paired: non-streaming requests/s ≥ 50% of passthrough @ ${c} conns: ${(100 * ratio[c]!).toFixed(0)}%`);
+      lines.push(`- ${ratio[c]! >= TARGETS.minRpsRatio ? "PASS" : "FAIL"} — paired: non-streaming requests/s ≥ 50% of passthrough @ ${c} conns: ${(100 * ratio[c]!).toFixed(0)}%`);
     }
   }
   const costs = Object.values(logCost);
   if (costs.length) {
     const worst = Math.max(...costs);
     const each = opts.connections.filter((c) => logCost[c] !== undefined).map((c) => `${pct(logCost[c]!)} @ ${c} conns`).join(", ");
-    lines.push(`- ${worst <= opts.maxLogCost ? "PASS" : "FAIL"} — paired: logging costs ≤ 10% of requests/s: ${each}`);
+    lines.push(`- ${worst <= TARGETS.maxLogCost ? "PASS" : "FAIL"} — paired: logging costs ≤ 10% of requests/s: ${each}`);
   }
-  return { text: lines.join("\n"), ratio, logCost };
+  return lines.join("\n");
 }

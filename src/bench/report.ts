@@ -18,6 +18,8 @@ export const TARGETS = {
   minRpsRatio: 0.5,
   maxTtfbAddedMs: 1,
   maxRssMiB: 150,
+  /** Logging on may cost at most this share of the requests/s with it off. */
+  maxLogCost: 0.1,
 };
 
 export function median(xs: number[]): number {
