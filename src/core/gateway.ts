@@ -3,7 +3,7 @@ import { ProviderError, shouldFailover } from "../providers/errors.ts";
 import { openProvider } from "../providers/run.ts";
 import type { KeyPool } from "./key-pool.ts";
 import type { Target } from "./router.ts";
-import type { ChatRequest, StreamEvent } from "./types.ts";
+import type { ChatRequest, ChatResult, StreamEvent } from "./types.ts";
 
 /** One upstream call made for a request: what was tried and how it ended. */
 export type Attempt = {
@@ -41,14 +41,14 @@ export type GatewayDeps = {
   maxOutputTokens?: (target: Target) => number | undefined;
 };
 
-/** A committed upstream call: events start with the first output the upstream produced. */
-export type OpenedChat = {
-  target: Target;
-  attempts: Attempt[];
-  events: AsyncGenerator<StreamEvent, void, undefined>;
-  /** Every event at once when the upstream answered with a whole JSON reply (`events` yields the same). */
-  complete?: StreamEvent[];
-};
+/**
+ * A committed upstream call: the whole result when the upstream answered with a JSON reply (a
+ * stream request can get one too), else its events, starting with the first output it produced.
+ */
+export type OpenedChat = { target: Target; attempts: Attempt[] } & (
+  | { result: ChatResult; events?: undefined }
+  | { result?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> }
+);
 
 const ACCOUNT_ERRORS = new Set(["authentication", "quota", "permission"]);
 
@@ -66,10 +66,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-async function* fromList(events: StreamEvent[]) {
-  yield* events;
 }
 
 async function* prepend(first: StreamEvent[], rest: AsyncGenerator<StreamEvent, void, undefined>) {
@@ -138,7 +134,7 @@ export async function openChat(
           // A stream commits at its first output; a JSON reply is already whole.
           const first = opened.events ? await opened.events.next() : undefined;
           attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
-          if (opened.complete) return { target, attempts, complete: opened.complete, events: fromList(opened.complete) };
+          if (opened.result) return { target, attempts, result: opened.result };
           return { target, attempts, events: prepend(first!.done ? [] : [first!.value], opened.events) };
         } catch (e) {
           if (input.signal.aborted) throw input.signal.reason ?? e;

@@ -85,10 +85,10 @@ describe('runProvider with an injected fetch', () => {
     const jsonFetch = fakeFetch(200, JSON_TYPE, [JSON.stringify(body)]);
     const json = await openProvider(openai, request, { apiKey: KEY }, { stream: false, signal: client.signal, timeouts, fetch: jsonFetch.fetch });
     expect(json.events).toBeUndefined();
-    expect(json.complete!.map((e) => e.type)).toEqual(['response-start', 'text-delta', 'finish']);
+    expect(json.result).toMatchObject({ id: 'x', model: 'gpt-4o', text: 'Hey', finishReason: { unified: 'stop' } });
     const sseFetch = fakeFetch(200, SSE, [chunk({ content: 'Hi' }), chunk({}, 'stop'), 'data: [DONE]\n\n']);
     const sse = await openProvider(openai, request, { apiKey: KEY }, { stream: true, signal: client.signal, timeouts, fetch: sseFetch.fetch });
-    expect(sse.complete).toBeUndefined();
+    expect(sse.result).toBeUndefined();
     expect(accumulate(await collect(sse.events!)).text).toBe('Hi');
     // Both calls are over: no timer and no listener on the client's signal is left to abort them.
     await Bun.sleep(80);

@@ -13,7 +13,7 @@
 //   neither forward upstream SSE comments nor emit heartbeat events. Upstream comments are only
 //   counted; they do not reset the idle timer (DeepSeek can send ": keep-alive" for 10 minutes).
 import { resultToEvents } from '../core/accumulate.ts';
-import type { ChatRequest, ProviderErrorInfo, StreamEvent } from '../core/types.ts';
+import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent } from '../core/types.ts';
 import { ProviderError } from './errors.ts';
 import { createSseParser } from './sse.ts';
 import type { ProviderAdapter, ProviderSettings } from './types.ts';
@@ -59,24 +59,26 @@ export async function* runProvider(
   options: RunOptions,
 ): AsyncGenerator<StreamEvent, void, undefined> {
   const opened = await openProvider(adapter, request, settings, options);
-  if (opened.complete) yield* opened.complete;
+  if (opened.result) yield* resultToEvents(opened.result);
   else yield* opened.events;
 }
 
 /**
  * An upstream call up to the point where its reply is known to be a whole JSON document or a stream:
- * `complete` holds every event of a JSON reply (the call is over, nothing is left to clean up);
- * `events` continues a stream (same contract as runProvider: nothing is yielded before the first
- * output, and failures up to then are thrown from the first `next()`).
+ * `result` is a JSON reply, read whole (the call is over, nothing is left to clean up); `events`
+ * continues a stream (same contract as runProvider: nothing is yielded before the first output,
+ * and failures up to then are thrown from the first `next()`).
  */
 export type OpenedProvider =
-  | { complete: StreamEvent[]; events?: undefined }
-  | { complete?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> };
+  | { result: ChatResult; events?: undefined }
+  | { result?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> };
 
 /**
  * runProvider without the async iteration of a JSON reply: the gateway loop uses it so a
- * non-streaming request does not pay a generator step (a promise and a microtask) per event.
- * Failures before the reply is known are thrown, as from runProvider's first `next()`.
+ * non-streaming request gets the adapter's ChatResult as it is, instead of turning it into events
+ * and folding them back (a generator step, a promise and a microtask per event, and the objects
+ * of both conversions). Failures before the reply is known are thrown, as from runProvider's
+ * first `next()`.
  */
 export async function openProvider(
   adapter: ProviderAdapter,
@@ -238,13 +240,13 @@ export async function openProvider(
       if (!parsed.success) {
         throw fail(invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
       }
-      let events: StreamEvent[];
+      let result: ChatResult;
       try {
-        events = resultToEvents(adapter.parseResponse(parsed.data, warnings));
+        result = adapter.parseResponse(parsed.data, warnings);
       } catch (error) {
         throw fail(invalidResponse('could not read upstream response', response.status), text, error);
       }
-      return { complete: events };
+      return { result };
     }
 
     // Streaming. Events before the first output are held back (see the contract above). The rest

@@ -1,5 +1,5 @@
 import type { Attempt } from "../core/gateway.ts";
-import type { StreamEvent, Usage } from "../core/types.ts";
+import type { StreamEvent, Usage, Warning } from "../core/types.ts";
 import { newRequestId } from "./ids.ts";
 import type { Recorder, RequestRecord } from "./recorder.ts";
 
@@ -38,6 +38,12 @@ export class RequestTrace {
       if (event.model) this.fields.responseModel = event.model;
       if (event.warnings.length) this.fields.warnings = [...(this.fields.warnings ?? []), ...event.warnings];
     }
+  }
+
+  /** The same facts as `observe`, from a whole result (a JSON reply). */
+  observeResult(result: { model?: string; warnings: Warning[] }): void {
+    if (result.model) this.fields.responseModel = result.model;
+    if (result.warnings.length) this.fields.warnings = [...(this.fields.warnings ?? []), ...result.warnings];
   }
 
   /** Hands the request's one row to the recorder; returns it (undefined when already finished). */

@@ -1,5 +1,5 @@
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
-import { createAccumulator } from "../core/accumulate.ts";
+import { createAccumulator, resultToEvents } from "../core/accumulate.ts";
 import { GatewayError, openChat } from "../core/gateway.ts";
 import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent, Warning } from "../core/types.ts";
 import { ClientError } from "../errors.ts";
@@ -140,19 +140,25 @@ export async function runDialect<P extends ParsedInbound>(
     const acc = createAccumulator();
 
     if (!stream) {
-      const take = (event: StreamEvent) => {
-        trace.observe(event);
-        acc.push(event);
-      };
-      try {
-        if (opened.complete) opened.complete.forEach(take);
-        else for await (const event of opened.events) take(event);
-      } catch (e) {
-        const result = acc.result();
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(result.usage, promptText(), result.text) });
-        throw e;
+      let result: ChatResult;
+      if (opened.result) {
+        // A JSON reply: the adapter's result as it is.
+        result = opened.result;
+        trace.observeResult(result);
+      } else {
+        // An upstream that streamed anyway: folded into one result.
+        try {
+          for await (const event of opened.events) {
+            trace.observe(event);
+            acc.push(event);
+          }
+        } catch (e) {
+          const partial = acc.result();
+          trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(partial.usage, promptText(), partial.text) });
+          throw e;
+        }
+        result = acc.result();
       }
-      const result = acc.result();
       const completed = dialect.complete(result, { ...ctx, model: result.model ?? target.upstreamModel });
       trace.firstByte();
       trace.finish({
@@ -181,7 +187,8 @@ export async function runDialect<P extends ParsedInbound>(
         }, Math.max(100, Math.floor(settings.keepaliveIntervalMs / 2)));
         let failure: { errorClass: string; message: string; status: number } | undefined;
         try {
-          for await (const event of opened.events) {
+          // A JSON reply to a stream request is sent as the events a stream would have carried.
+          for await (const event of opened.events ?? eventsOf(opened.result)) {
             trace.observe(event);
             acc.push(event);
             if (event.type === "error") {
@@ -229,6 +236,10 @@ export async function runDialect<P extends ParsedInbound>(
     } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
     throw e;
   }
+}
+
+async function* eventsOf(result: ChatResult): AsyncGenerator<StreamEvent, void, undefined> {
+  yield* resultToEvents(result);
 }
 
 /** `<prefix><24 url-safe random characters>` */

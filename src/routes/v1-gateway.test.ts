@@ -230,6 +230,27 @@ describe("streaming", () => {
     expect(usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
   });
 
+  test("a stream request answered with a JSON reply streams it; a JSON request answered with SSE gets one reply", async () => {
+    handlers.a = () => completion("whole at once");
+    const s = await gw.client.chat.completions.create({ model: "a/gpt-4o", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi" }] });
+    let text = "";
+    let finish: string | null | undefined;
+    let usage: any;
+    for await (const c of s) {
+      text += c.choices[0]?.delta?.content ?? "";
+      finish ??= c.choices[0]?.finish_reason;
+      if (c.usage) usage = c.usage;
+    }
+    expect({ text, finish }).toEqual({ text: "whole at once", finish: "stop" });
+    expect(usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+
+    handlers.a = () => new Response(sse([chunk("Hel"), chunk("lo", "stop"), usageChunk]), { headers: { "content-type": "text/event-stream" } });
+    const reply = await ask("a/gpt-4o");
+    expect(reply.choices[0]!.message.content).toBe("Hello");
+    expect(reply.choices[0]!.finish_reason).toBe("stop");
+    expect(reply.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 });
+  });
+
   test("a client disconnect aborts the upstream request within 100 ms", async () => {
     let upstreamRequest: RecordedRequest | undefined;
     handlers.a = (r) => {
