@@ -59,6 +59,7 @@ export class Live {
 
   /** Recorder hook: a request started. */
   started = (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => {
+    if (!this.hub.subscribers("requests")) return; // no message built while no dashboard watches
     this.hub.publish("requests", { type: "started", request: { id: info.id, received_at: info.receivedAt, endpoint: info.endpoint, client_key_id: info.clientKeyId ?? null } });
   };
 
