@@ -115,3 +115,20 @@ test("metrics: series appear only once counted, and repeated rows add up in the 
   expect(text).not.toContain('llm_proxy_time_to_first_byte_seconds_count{provider="b"}');
   expect(text).toContain('llm_proxy_request_duration_seconds_count{provider="b"} 1');
 });
+
+test("metrics: a provider and model's series are created as they are first counted, in any order", () => {
+  const m = new Metrics();
+  m.observe(row({ reasoning_tokens: null }));
+  expect(m.render()).not.toContain('kind="reasoning"');
+  m.observe(row({ status: 429, reasoning_tokens: 7, input_tokens: 1, cached_tokens: null, output_tokens: null, cost_pico: null, ttfb_ms: null }));
+  m.observe(row({ reasoning_tokens: 3 }));
+  const text = m.render();
+  expect(text).toContain('llm_proxy_requests_total{provider="oa",model="gpt-4o",status="200"} 2');
+  expect(text).toContain('llm_proxy_requests_total{provider="oa",model="gpt-4o",status="429"} 1');
+  expect(text).toContain('llm_proxy_tokens_total{provider="oa",model="gpt-4o",kind="reasoning"} 10');
+  expect(text).toContain('llm_proxy_tokens_total{provider="oa",model="gpt-4o",kind="input"} 21');
+  expect(text).toContain('llm_proxy_cost_usd_total{provider="oa",model="gpt-4o"} 0.000003');
+  expect(text).not.toContain("llm_proxy_unpriced_requests_total{"); // the 429 had no price and is an error
+  expect(text).toContain('llm_proxy_time_to_first_byte_seconds_count{provider="oa"} 2');
+  expect(text).toContain('llm_proxy_request_duration_seconds_count{provider="oa"} 3');
+});

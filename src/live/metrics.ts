@@ -9,35 +9,59 @@ type Labels = Record<string, string>;
 /** Series key: each metric is always called with the same label names in the same order. */
 const key = (labels: Labels) => Object.values(labels).join("\u0000");
 
+type CounterSeries = { labels: Labels; value: number };
+type HistogramSeries = { labels: Labels; buckets: number[]; sum: number; count: number };
+
 class Counter {
-  readonly values = new Map<string, { labels: Labels; value: number }>();
+  readonly values = new Map<string, CounterSeries>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels, by = 1) {
-    this.add(key(labels), () => labels, by);
+    this.series(key(labels), () => labels).value += by;
   }
-  /** `inc` with the series key already built (`key(labels)`); the labels are made only for a new series. */
-  add(k: string, labels: () => Labels, by = 1) {
-    const v = this.values.get(k);
-    if (v) v.value += by;
-    else this.values.set(k, { labels: labels(), value: by });
+  /** The series under key `k` (`key(labels)`), created at 0 on first use; the labels are made only then. */
+  series(k: string, labels: () => Labels): CounterSeries {
+    let v = this.values.get(k);
+    if (!v) this.values.set(k, (v = { labels: labels(), value: 0 }));
+    return v;
   }
 }
 
 class Histogram {
-  readonly values = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
+  readonly values = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
   observe(labels: Labels, value: number) {
-    this.observeAt(key(labels), () => labels, value);
+    this.add(this.series(key(labels), () => labels), value);
   }
-  /** `observe` with the series key already built (`key(labels)`). */
-  observeAt(k: string, labels: () => Labels, value: number) {
+  /** The series under key `k` (`key(labels)`), created empty on first use. */
+  series(k: string, labels: () => Labels): HistogramSeries {
     let v = this.values.get(k);
     if (!v) this.values.set(k, (v = { labels: labels(), buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
+    return v;
+  }
+  add(v: HistogramSeries, value: number) {
     for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) v.buckets[i]!++;
     v.sum += value;
     v.count++;
   }
 }
+
+const TOKEN_KINDS = ["input", "cached", "cache_write", "output", "reasoning"] as const;
+
+/**
+ * The series one provider and model write to, found with two map lookups on strings the rows
+ * share: no series key is built and no label object is made per row. Each series is still created
+ * only when first counted, so a series that was never counted is never rendered.
+ */
+type ModelSeries = {
+  provider: string;
+  model: string;
+  requests: Map<number, CounterSeries>;
+  tokens: Array<CounterSeries | undefined>;
+  cost?: CounterSeries;
+  unpriced?: CounterSeries;
+  latency?: HistogramSeries;
+  ttfb?: HistogramSeries;
+};
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const fmtLabels = (labels: Labels, extra?: Labels) => {
@@ -66,31 +90,45 @@ export class Metrics {
 
   /** Updates counters from one written request-log row (`attempts` already parsed, if the caller has them). */
   observe(row: RequestRow, attempts?: Array<{ ok: boolean; errorClass?: string; target: string }>): void {
-    const provider = row.provider ?? "none";
-    const model = row.upstream_model ?? row.requested_model ?? "none";
-    // Series keys built directly (same as key(labels)): label objects only for a new series.
-    const pm = `${provider}\u0000${model}`;
-    this.requests.add(`${pm}\u0000${row.status}`, () => ({ provider, model, status: String(row.status) }));
-    const tokens = (kind: string, n: number | null) => {
-      if (n) this.tokens.add(`${pm}\u0000${kind}`, () => ({ provider, model, kind }), n);
-    };
-    tokens("input", row.input_tokens);
-    tokens("cached", row.cached_tokens);
-    tokens("cache_write", row.cache_write_tokens);
-    tokens("output", row.output_tokens);
-    tokens("reasoning", row.reasoning_tokens);
-    if (row.cost_pico !== null) this.cost.add(pm, () => ({ provider, model }), Number(row.cost_pico) / 1e12);
-    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) this.unpriced.add(pm, () => ({ provider, model }));
+    const s = this.seriesOf(row.provider ?? "none", row.upstream_model ?? row.requested_model ?? "none");
+    const { provider, model } = s;
+    let requests = s.requests.get(row.status);
+    if (!requests) {
+      requests = this.requests.series(`${provider}\u0000${model}\u0000${row.status}`, () => ({ provider, model, status: String(row.status) }));
+      s.requests.set(row.status, requests);
+    }
+    requests.value++;
+    const counts = [row.input_tokens, row.cached_tokens, row.cache_write_tokens, row.output_tokens, row.reasoning_tokens];
+    for (let i = 0; i < TOKEN_KINDS.length; i++) {
+      const n = counts[i];
+      if (!n) continue;
+      const kind = TOKEN_KINDS[i]!;
+      (s.tokens[i] ??= this.tokens.series(`${provider}\u0000${model}\u0000${kind}`, () => ({ provider, model, kind }))).value += n;
+    }
+    if (row.cost_pico !== null) (s.cost ??= this.cost.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value += Number(row.cost_pico) / 1e12;
+    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (s.unpriced ??= this.unpriced.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value++;
     const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>) : undefined);
     if (list) {
-      list.forEach((a, i) => {
+      for (let i = 0; i < list.length; i++) {
+        const a = list[i]!;
+        if (a.ok && i === 0) continue;
         const p = a.target.split("/")[0] ?? provider;
         if (!a.ok) this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
         if (i > 0) this.retries.inc({ provider: p });
-      });
+      }
     }
-    this.latency.observeAt(provider, () => ({ provider }), row.latency_ms / 1000);
-    if (row.ttfb_ms !== null) this.ttfb.observeAt(provider, () => ({ provider }), row.ttfb_ms / 1000);
+    this.latency.add((s.latency ??= this.latency.series(provider, () => ({ provider }))), row.latency_ms / 1000);
+    if (row.ttfb_ms !== null) this.ttfb.add((s.ttfb ??= this.ttfb.series(provider, () => ({ provider }))), row.ttfb_ms / 1000);
+  }
+
+  private readonly byProvider = new Map<string, Map<string, ModelSeries>>();
+
+  private seriesOf(provider: string, model: string): ModelSeries {
+    let models = this.byProvider.get(provider);
+    if (!models) this.byProvider.set(provider, (models = new Map()));
+    let s = models.get(model);
+    if (!s) models.set(model, (s = { provider, model, requests: new Map(), tokens: [] }));
+    return s;
   }
 
   gaugeValues() {

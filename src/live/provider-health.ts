@@ -24,6 +24,20 @@ const WINDOW_MS = 5 * 60_000;
 const MAX_SAMPLES = 1000;
 const EVICT_EVERY = 100;
 
+const CLIENT_FAULTS = new Set(["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found"]);
+
+/** `provider` of a `provider/model` target label; labels repeat, so each is split once. */
+const providers = new Map<string, string>();
+function providerOf(target: string): string {
+  let provider = providers.get(target);
+  if (provider === undefined) {
+    if (providers.size >= 10_000) providers.clear(); // labels come from the configuration; a bound anyway
+    provider = target.split("/")[0]!;
+    providers.set(target, provider);
+  }
+  return provider;
+}
+
 export class ProviderHealthTracker {
   private samples = new Map<string, Sample[]>();
   private info = new Map<string, Pick<ProviderHealth, "last_error" | "last_success_at" | "last_probe">>();
@@ -45,11 +59,9 @@ export class ProviderHealthTracker {
     const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as typeof attempts) : undefined);
     if (!list) return;
     for (const a of list) {
-      const provider = a.target.split("/")[0]!;
       // Errors the client caused say nothing about the provider's health.
-      const clientFault = ["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found"].includes(a.errorClass ?? "");
-      if (clientFault) continue;
-      this.record(provider, a.ok, a.durationMs, a.ok ? undefined : { error_class: a.errorClass ?? "unknown", message: a.message });
+      if (!a.ok && CLIENT_FAULTS.has(a.errorClass ?? "")) continue;
+      this.record(providerOf(a.target), a.ok, a.durationMs, a.ok ? undefined : { error_class: a.errorClass ?? "unknown", message: a.message });
     }
   }
 
