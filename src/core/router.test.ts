@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ResolvedProvider } from "../config.ts";
 import { KeyPool } from "./key-pool.ts";
-import { Router } from "./router.ts";
+import { labelProvider, Router } from "./router.ts";
 
 const provider = (id: string, type: ResolvedProvider["type"], models?: string[]): ResolvedProvider => ({
   id,
@@ -76,4 +76,10 @@ describe("key pool", () => {
     now = 1501;
     expect(pool.order("p", 2).length).toBe(2);
   });
+});
+
+test("labelProvider: the provider id of a target label, whose model may contain slashes", () => {
+  expect(labelProvider("openrouter/meta-llama/llama-3-70b")).toBe("openrouter");
+  expect(labelProvider("oa/gpt-4o")).toBe("oa");
+  expect(labelProvider("no-slash")).toBe("no-slash");
 });

@@ -39,6 +39,12 @@ export const DEFAULT_MODELS: Record<string, string[]> = {
  * 3. otherwise the first provider (in config order) that lists the model in `models`, then the
  *    first whose type is known to serve it (gpt-*, o-series → openai; deepseek-*; grok-*).
  */
+/** The provider id in a target label (`provider-id/model`; the model may contain slashes itself). */
+export function labelProvider(label: string): string {
+  const slash = label.indexOf("/");
+  return slash < 0 ? label : label.slice(0, slash);
+}
+
 export class Router {
   private byId: Map<string, ResolvedProvider>;
 

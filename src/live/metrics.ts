@@ -1,3 +1,4 @@
+import { labelProvider } from "../core/router.ts";
 import { LATENCY_BOUNDS_MS } from "../recorder/histogram.ts";
 import type { RequestRow } from "../db/request-log.ts";
 
@@ -29,9 +30,6 @@ class Counter {
 class Histogram {
   readonly values = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
-  observe(labels: Labels, value: number) {
-    this.add(this.series(key(labels), () => labels), value);
-  }
   /** The series under key `k` (`key(labels)`), created empty on first use. */
   series(k: string, labels: () => Labels): HistogramSeries {
     let v = this.values.get(k);
@@ -112,7 +110,7 @@ export class Metrics {
       for (let i = 0; i < list.length; i++) {
         const a = list[i]!;
         if (a.ok && i === 0) continue;
-        const p = a.target.split("/")[0] ?? provider;
+        const p = labelProvider(a.target);
         if (!a.ok) this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
         if (i > 0) this.retries.inc({ provider: p });
       }

@@ -1,3 +1,4 @@
+import { labelProvider } from "../core/router.ts";
 import type { RequestRow } from "../db/request-log.ts";
 
 /**
@@ -26,18 +27,6 @@ const EVICT_EVERY = 100;
 
 const CLIENT_FAULTS = new Set(["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found"]);
 
-/** `provider` of a `provider/model` target label; labels repeat, so each is split once. */
-const providers = new Map<string, string>();
-function providerOf(target: string): string {
-  let provider = providers.get(target);
-  if (provider === undefined) {
-    if (providers.size >= 10_000) providers.clear(); // labels come from the configuration; a bound anyway
-    provider = target.split("/")[0]!;
-    providers.set(target, provider);
-  }
-  return provider;
-}
-
 export class ProviderHealthTracker {
   private samples = new Map<string, Sample[]>();
   private info = new Map<string, Pick<ProviderHealth, "last_error" | "last_success_at" | "last_probe">>();
@@ -61,7 +50,7 @@ export class ProviderHealthTracker {
     for (const a of list) {
       // Errors the client caused say nothing about the provider's health.
       if (!a.ok && CLIENT_FAULTS.has(a.errorClass ?? "")) continue;
-      this.record(providerOf(a.target), a.ok, a.durationMs, a.ok ? undefined : { error_class: a.errorClass ?? "unknown", message: a.message });
+      this.record(labelProvider(a.target), a.ok, a.durationMs, a.ok ? undefined : { error_class: a.errorClass ?? "unknown", message: a.message });
     }
   }
 

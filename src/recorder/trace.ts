@@ -34,13 +34,10 @@ export class RequestTrace {
 
   /** Reads provider facts from the committed stream's events (response model, warnings). */
   observe(event: StreamEvent): void {
-    if (event.type === "response-start") {
-      if (event.model) this.fields.responseModel = event.model;
-      if (event.warnings.length) this.fields.warnings = [...(this.fields.warnings ?? []), ...event.warnings];
-    }
+    if (event.type === "response-start") this.observeResult(event);
   }
 
-  /** The same facts as `observe`, from a whole result (a JSON reply). */
+  /** The same facts from a whole result (a JSON reply) or a stream's `response-start`. */
   observeResult(result: { model?: string; warnings: Warning[] }): void {
     if (result.model) this.fields.responseModel = result.model;
     if (result.warnings.length) this.fields.warnings = [...(this.fields.warnings ?? []), ...result.warnings];
