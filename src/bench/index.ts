@@ -72,11 +72,18 @@ async function measure(s: Server, load: LoadGen, o: Options): Promise<RoundResul
   const result: RoundResult = { load: {}, cpu: {}, latency, ttfb, rssPeak: NaN, rssIdle };
   for (const c of [...o.connections].sort((a, b) => a - b)) {
     const cpu0 = P.cpuSeconds(pid);
+    const threads0 = P.threadCpuSeconds(pid);
     const cores0 = P.coreTimes();
     const t0 = performance.now();
     result.load[c] = await load.run(s.target, CHAT_BODY, c, o.duration);
     const elapsed = (performance.now() - t0) / 1000;
-    result.cpu[c] = { server: (100 * (P.cpuSeconds(pid) - cpu0)) / elapsed, cores: P.coreBusy(cores0, P.coreTimes()) };
+    const threads1 = P.threadCpuSeconds(pid);
+    const share = (k: keyof P.ThreadCpu) => (100 * (threads1[k] - threads0[k])) / elapsed;
+    result.cpu[c] = {
+      server: (100 * (P.cpuSeconds(pid) - cpu0)) / elapsed,
+      threads: { main: share("main"), httpClient: share("httpClient"), other: share("other") },
+      cores: P.coreBusy(cores0, P.coreTimes()),
+    };
     if (c === big) result.rssPeak = P.memory(pid).hwm;
   }
   return result;
@@ -226,6 +233,16 @@ async function main() {
   for (const c of opts.connections) {
     const cost = 1 - gwSum.rps[c]! / off.rps[c]!;
     console.log(`| requests/s, ${c} conns | ${off.rps[c]!.toFixed(0)} | ${gwSum.rps[c]!.toFixed(0)} | ${(cost * 100).toFixed(1)}% |`);
+  }
+  const perReq = (s: typeof off, cpu: Record<number, number>, c: number) => (cpu[c]! / 100 / s.rps[c]!) * 1e6;
+  const signed = (x: number) => `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(0)}`;
+  for (const c of opts.connections) {
+    const a = perReq(off, off.serverCpu, c);
+    const b = perReq(gwSum, gwSum.serverCpu, c);
+    const x = perReq(off, off.mainCpu, c);
+    const y = perReq(gwSum, gwSum.mainCpu, c);
+    console.log(`| server CPU per request, ${c} conns (µs) | ${a.toFixed(0)} | ${b.toFixed(0)} | ${signed(b - a)} µs |`);
+    console.log(`| … on the JavaScript thread, ${c} conns (µs) | ${x.toFixed(0)} | ${y.toFixed(0)} | ${signed(y - x)} µs |`);
   }
   console.log(`| latency p50 @ 1 conn (ms) | ${off.latP50.toFixed(3)} | ${gwSum.latP50.toFixed(3)} | ${(gwSum.latP50 - off.latP50).toFixed(3)} ms |`);
   const worst = Math.max(...opts.connections.map((c) => 1 - gwSum.rps[c]! / off.rps[c]!));

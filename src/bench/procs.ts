@@ -143,6 +143,30 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds per kind of thread: the JavaScript (main) thread, Bun's HTTP client thread (`fetch`), and all others. */
+export type ThreadCpu = { main: number; httpClient: number; other: number };
+
+/** CPU seconds a process's threads have used so far, by kind (threads that ended are not counted). */
+export function threadCpuSeconds(pid: number): ThreadCpu {
+  const out: ThreadCpu = { main: 0, httpClient: 0, other: 0 };
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const secs = (Number(f[11]) + Number(f[12])) / TICKS;
+        if (Number(tid) === pid) out.main += secs;
+        else if (name === "HTTP Client") out.httpClient += secs;
+        else out.other += secs;
+      } catch {}
+    }
+  } catch {
+    return { main: NaN, httpClient: NaN, other: NaN };
+  }
+  return out;
+}
+
 /** Busy and total jiffies per core from /proc/stat, for core utilisation over an interval. */
 export function coreTimes(): Array<{ busy: number; total: number }> {
   try {

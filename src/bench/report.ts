@@ -4,8 +4,8 @@ import type { LoadResult, TtfbResult } from "./loadgen.ts";
 /** Everything measured for one target (passthrough or llm-proxy) in one round. */
 export type RoundResult = {
   load: Record<number, LoadResult>;
-  /** Per connection count: CPU of the server process (% of one core) and busy % of each core. */
-  cpu: Record<number, { server: number; cores: number[] }>;
+  /** Per connection count: CPU of the server process (% of one core), split by thread kind, and busy % of each core. */
+  cpu: Record<number, { server: number; threads?: { main: number; httpClient: number; other: number }; cores: number[] }>;
   latency: LoadResult;
   ttfb: TtfbResult;
   /** VmHWM right after the run at the largest connection count, MiB. */
@@ -41,6 +41,8 @@ export function summarize(rounds: RoundResult[], connections: number[]) {
   return {
     rps: Object.fromEntries(connections.map((c) => [c, m((r) => r.load[c]!.rps)])) as Record<number, number>,
     serverCpu: Object.fromEntries(connections.map((c) => [c, m((r) => r.cpu[c]!.server)])) as Record<number, number>,
+    mainCpu: Object.fromEntries(connections.map((c) => [c, m((r) => r.cpu[c]!.threads?.main ?? NaN)])) as Record<number, number>,
+    httpClientCpu: Object.fromEntries(connections.map((c) => [c, m((r) => r.cpu[c]!.threads?.httpClient ?? NaN)])) as Record<number, number>,
     loadCore: Object.fromEntries(connections.map((c) => [c, m((r) => r.cpu[c]!.cores[1] ?? NaN)])) as Record<number, number>,
     latP50: m((r) => r.latency.p50),
     latP99: m((r) => r.latency.p99),
@@ -76,6 +78,16 @@ export function table(pt: Summary, gw: Summary, connections: number[], rounds: n
     const a = perReq(pt, c);
     const b = perReq(gw, c);
     rows.push([`server CPU time per request @ ${c} conns (µs)`, fmt(a, 0), fmt(b, 0), ratio(b, a)]);
+  }
+  // Where it goes: the JavaScript thread (routing, translation, logging) and Bun's HTTP client thread (the upstream `fetch`).
+  const perReqOf = (s: Summary, cpu: Record<number, number>, c: number) => (cpu[c]! / 100) * 1e6 / s.rps[c]!;
+  for (const c of connections) {
+    const a = perReqOf(pt, pt.mainCpu, c);
+    const b = perReqOf(gw, gw.mainCpu, c);
+    rows.push([`… on the JavaScript thread @ ${c} conns (µs)`, fmt(a, 0), fmt(b, 0), ratio(b, a)]);
+    const x = perReqOf(pt, pt.httpClientCpu, c);
+    const y = perReqOf(gw, gw.httpClientCpu, c);
+    rows.push([`… on Bun's HTTP client thread @ ${c} conns (µs)`, fmt(x, 0), fmt(y, 0), ratio(y, x)]);
   }
   rows.push([`load core (cpu1) busy @ ${big} conns (%)`, fmt(pt.loadCore[big]!, 0), fmt(gw.loadCore[big]!, 0), "—"]);
   rows.push(["failed requests / ok requests (all rounds)", `${pt.errors} / ${pt.ok}`, `${gw.errors} / ${gw.ok}`, "—"]);
