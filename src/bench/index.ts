@@ -17,7 +17,7 @@ import { chooseGateway, prepareGateway, ROOT, startGateway, type GatewayCommand 
 import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
 import { pairedReport, runPaired } from "./paired.ts";
-import { roundLine, summarize, table, targets, TARGETS, type RoundResult } from "./report.ts";
+import { cpuPerRequestUs, roundLine, summarize, table, targets, TARGETS, type RoundResult } from "./report.ts";
 
 type Server = { name: "passthrough" | "elysia floor" | "llm-proxy" | "llm-proxy, log off"; proc: ReturnType<typeof P.spawnChild>; target: Target; log: string };
 
@@ -217,7 +217,7 @@ async function main() {
   if (opts.floor) {
     // The framework floor: the same upstream call from a minimal Elysia route, same run.
     const fl = summarize(results["elysia floor"], opts.connections);
-    const us = (s: typeof fl, c: number) => (s.serverCpu[c]! / 100 / s.rps[c]!) * 1e6;
+    const us = (s: typeof fl, c: number) => cpuPerRequestUs(s, s.serverCpu, c);
     console.log("## Framework floor (minimal Elysia proxy route, same run)\n");
     console.log("| metric | passthrough | elysia floor | llm-proxy |\n|---|---:|---:|---:|");
     for (const c of opts.connections) {
@@ -234,13 +234,12 @@ async function main() {
     const cost = 1 - gwSum.rps[c]! / off.rps[c]!;
     console.log(`| requests/s, ${c} conns | ${off.rps[c]!.toFixed(0)} | ${gwSum.rps[c]!.toFixed(0)} | ${(cost * 100).toFixed(1)}% |`);
   }
-  const perReq = (s: typeof off, cpu: Record<number, number>, c: number) => (cpu[c]! / 100 / s.rps[c]!) * 1e6;
   const signed = (x: number) => `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(0)}`;
   for (const c of opts.connections) {
-    const a = perReq(off, off.serverCpu, c);
-    const b = perReq(gwSum, gwSum.serverCpu, c);
-    const x = perReq(off, off.mainCpu, c);
-    const y = perReq(gwSum, gwSum.mainCpu, c);
+    const a = cpuPerRequestUs(off, off.serverCpu, c);
+    const b = cpuPerRequestUs(gwSum, gwSum.serverCpu, c);
+    const x = cpuPerRequestUs(off, off.mainCpu, c);
+    const y = cpuPerRequestUs(gwSum, gwSum.mainCpu, c);
     console.log(`| server CPU per request, ${c} conns (µs) | ${a.toFixed(0)} | ${b.toFixed(0)} | ${signed(b - a)} µs |`);
     console.log(`| … on the JavaScript thread, ${c} conns (µs) | ${x.toFixed(0)} | ${y.toFixed(0)} | ${signed(y - x)} µs |`);
   }

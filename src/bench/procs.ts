@@ -132,12 +132,16 @@ export function memory(pid: number): { rss: number; hwm: number } {
 
 const TICKS = 100; // USER_HZ on Linux
 
+/** User + system CPU seconds from a `/proc/.../stat` line (fields 14 and 15, after the parenthesised name). */
+function statCpuSeconds(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / TICKS;
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far. */
 export function cpuSeconds(pid: number): number {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime (fields 14 and 15)
+    return statCpuSeconds(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return NaN;
   }
@@ -154,8 +158,7 @@ export function threadCpuSeconds(pid: number): ThreadCpu {
       try {
         const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
         const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        const secs = (Number(f[11]) + Number(f[12])) / TICKS;
+        const secs = statCpuSeconds(stat);
         if (Number(tid) === pid) out.main += secs;
         else if (name === "HTTP Client") out.httpClient += secs;
         else out.other += secs;

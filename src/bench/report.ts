@@ -1,11 +1,12 @@
 /** Medians over rounds, the Markdown comparison table and the pass/fail lines for the targets. */
 import type { LoadResult, TtfbResult } from "./loadgen.ts";
+import type { ThreadCpu } from "./procs.ts";
 
 /** Everything measured for one target (passthrough or llm-proxy) in one round. */
 export type RoundResult = {
   load: Record<number, LoadResult>;
   /** Per connection count: CPU of the server process (% of one core), split by thread kind, and busy % of each core. */
-  cpu: Record<number, { server: number; threads?: { main: number; httpClient: number; other: number }; cores: number[] }>;
+  cpu: Record<number, { server: number; threads?: ThreadCpu; cores: number[] }>;
   latency: LoadResult;
   ttfb: TtfbResult;
   /** VmHWM right after the run at the largest connection count, MiB. */
@@ -33,7 +34,12 @@ const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digit
 const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : "n/a");
 const plus = (x: number, digits = 3) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(digits)}` : "n/a");
 
-type Summary = ReturnType<typeof summarize>;
+export type Summary = ReturnType<typeof summarize>;
+
+/** CPU µs per request at `c` connections, from a CPU share (% of one core) of the summary (`serverCpu`, `mainCpu`, …). */
+export function cpuPerRequestUs(s: Summary, cpu: Record<number, number>, c: number): number {
+  return ((cpu[c]! / 100) * 1e6) / s.rps[c]!;
+}
 
 /** Medians across rounds for one target. */
 export function summarize(rounds: RoundResult[], connections: number[]) {
@@ -73,20 +79,18 @@ export function table(pt: Summary, gw: Summary, connections: number[], rounds: n
   for (const c of connections) {
     rows.push([`server CPU @ ${c} conns (% of its core)`, fmt(pt.serverCpu[c]!, 0), fmt(gw.serverCpu[c]!, 0), "—"]);
   }
-  const perReq = (s: Summary, c: number) => (s.serverCpu[c]! / 100) * 1e6 / s.rps[c]!;
   for (const c of connections) {
-    const a = perReq(pt, c);
-    const b = perReq(gw, c);
+    const a = cpuPerRequestUs(pt, pt.serverCpu, c);
+    const b = cpuPerRequestUs(gw, gw.serverCpu, c);
     rows.push([`server CPU time per request @ ${c} conns (µs)`, fmt(a, 0), fmt(b, 0), ratio(b, a)]);
   }
   // Where it goes: the JavaScript thread (routing, translation, logging) and Bun's HTTP client thread (the upstream `fetch`).
-  const perReqOf = (s: Summary, cpu: Record<number, number>, c: number) => (cpu[c]! / 100) * 1e6 / s.rps[c]!;
   for (const c of connections) {
-    const a = perReqOf(pt, pt.mainCpu, c);
-    const b = perReqOf(gw, gw.mainCpu, c);
+    const a = cpuPerRequestUs(pt, pt.mainCpu, c);
+    const b = cpuPerRequestUs(gw, gw.mainCpu, c);
     rows.push([`… on the JavaScript thread @ ${c} conns (µs)`, fmt(a, 0), fmt(b, 0), ratio(b, a)]);
-    const x = perReqOf(pt, pt.httpClientCpu, c);
-    const y = perReqOf(gw, gw.httpClientCpu, c);
+    const x = cpuPerRequestUs(pt, pt.httpClientCpu, c);
+    const y = cpuPerRequestUs(gw, gw.httpClientCpu, c);
     rows.push([`… on Bun's HTTP client thread @ ${c} conns (µs)`, fmt(x, 0), fmt(y, 0), ratio(y, x)]);
   }
   rows.push([`load core (cpu1) busy @ ${big} conns (%)`, fmt(pt.loadCore[big]!, 0), fmt(gw.loadCore[big]!, 0), "—"]);
