@@ -5,7 +5,7 @@ import { ClientError, openAIError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { BASE_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "./server/security-headers.ts";
 import { serveAsset, type StaticAsset } from "./server/static.ts";
-import { v1Routes, type V1Deps } from "./routes/v1.ts";
+import { inferenceHandlers, inferenceRoutes, v1Routes, type V1Deps } from "./routes/v1.ts";
 import { apiGate, type ApiDeps } from "./routes/api-guard.ts";
 import { authRoutes } from "./routes/api-auth.ts";
 import { userRoutes } from "./routes/api-users.ts";
@@ -39,7 +39,10 @@ export type AppDeps = {
  */
 export function createApp(deps: AppDeps) {
   const { db, state, assets, log } = deps;
-  const app = new Elysia()
+  const inference = inferenceHandlers(deps.v1);
+  // The inference endpoints go straight from Bun's router to their handlers when listening (see
+  // `InferenceHandler`); everything else, and `app.handle()`, goes through Elysia.
+  const app = new Elysia({ serve: { routes: inferenceRoutes(inference) } })
     // Default headers (`.headers()`) rather than an onRequest hook copying them into `set.headers`:
     // the hook made Elysia merge headers into every returned Response, ~20% of a minimal
     // proxy route's requests/s in the benchmark.
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps) {
         return openAIError("Internal server error", "server_error");
       }
     })
-    .use(v1Routes(deps.v1))
+    .use(v1Routes(deps.v1, inference))
     .use(deps.api ? adminApi(deps.api, deps.dashboard) : new Elysia())
     .use(deps.dashboard && deps.metrics ? metricsRoutes(deps.dashboard.live, deps.metrics) : new Elysia())
     .get("/healthz", () => ({

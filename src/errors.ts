@@ -1,3 +1,5 @@
+import type { Logger } from "./logger.ts";
+import { BASE_SECURITY_HEADERS } from "./server/security-headers.ts";
 /**
  * Error bodies in the caller's API shape. `/v1` (OpenAI dialect) and the admin API both answer
  * `{"error":{message,type,param,code}}`; the Anthropic dialect adds its own mapping later.
@@ -32,4 +34,27 @@ export class ClientError extends Error {
   toBody(): OpenAIErrorBody {
     return openAIError(this.message, this.type, this.param, this.code);
   }
+}
+
+/**
+ * Any failure of a `/v1` request as a complete response in OpenAI's shape, as the app's error
+ * handler renders it: a ClientError's status, message and headers; 499 for an abort; otherwise a
+ * logged 500 that says nothing about the cause.
+ */
+export function openAIErrorResponse(error: unknown, log: Pick<Logger, "error">): Response {
+  let status = 500;
+  let body: OpenAIErrorBody;
+  let headers: Record<string, string> | undefined;
+  if (error instanceof ClientError) {
+    status = error.status;
+    body = error.toBody();
+    headers = error.headers;
+  } else if ((error as { name?: string })?.name === "AbortError") {
+    status = 499;
+    body = openAIError("Client closed the request", "invalid_request_error", null, "client_closed_request");
+  } else {
+    log.error("unhandled error", { error: (error as Error)?.message });
+    body = openAIError("Internal server error", "server_error");
+  }
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...BASE_SECURITY_HEADERS, ...headers } });
 }

@@ -16,9 +16,10 @@ import {
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { ClientError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { asIs, randomId, runDialect, type Dialect } from "./pipeline.ts";
+import { BASE_SECURITY_HEADERS } from "../server/security-headers.ts";
+import { randomId, runDialect, withSecurityHeaders, type Dialect } from "./pipeline.ts";
 import { readJsonBody } from "./request-body.ts";
-import type { V1Deps } from "./v1.ts";
+import type { InferenceHandler, V1Deps } from "./v1.ts";
 
 /**
  * POST /v1/messages: Anthropic's Messages API (the `@anthropic-ai/sdk`, Claude Code) on the shared
@@ -81,7 +82,22 @@ function dialectFor(headers: Headers): Dialect<ParsedAnthropicRequest> {
   };
 }
 
-/** Routes under /v1/messages; `identify` is v1's key lookup (401 for a missing or unknown key). */
+/** POST /v1/messages (see `InferenceHandler`); `identify` is v1's key lookup (401 for a missing or unknown key). */
+export function messagesHandler(deps: V1Deps, identify: (headers: Headers) => ClientKeyIdentity): InferenceHandler {
+  return async (request, server) => {
+    // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
+    server?.timeout(request, 0);
+    try {
+      // Disabled/expired keys are refused inside, once the request's log row has started.
+      const identity = identify(request.headers);
+      return withSecurityHeaders(await runDialect(deps, dialectFor(request.headers), request, identity, server?.requestIP(request)?.address));
+    } catch (error) {
+      return anthropicErrorResponse(error, deps.log);
+    }
+  };
+}
+
+/** The other routes under /v1/messages; `identify` is v1's key lookup (401 for a missing or unknown key). */
 export function messagesRoutes(deps: V1Deps, identify: (headers: Headers) => ClientKeyIdentity) {
   const { router, governance, settings, log } = deps;
   /** A usable key: 401 for a missing, unknown, revoked, disabled or expired one. */
@@ -100,21 +116,6 @@ export function messagesRoutes(deps: V1Deps, identify: (headers: Headers) => Cli
     }
   };
   return new Elysia({ name: "v1-messages" })
-    .post(
-      "/v1/messages",
-      async ({ request, server, set }) => {
-        // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
-        server?.timeout(request, 0);
-        try {
-          // Disabled/expired keys are refused inside, once the request's log row has started.
-          const identity = identify(request.headers);
-          return asIs(await runDialect(deps, dialectFor(request.headers), request, identity, server?.requestIP(request)?.address), set);
-        } catch (error) {
-          return anthropicErrorResponse(error, log);
-        }
-      },
-      { parse: "none" },
-    )
     .post(
       "/v1/messages/count_tokens",
       async ({ request }) => {
@@ -158,5 +159,5 @@ export function anthropicErrorResponse(error: unknown, log: Logger): Response {
     log.error("messages request failed", { error: (error as Error)?.message });
   }
   const mapped = anthropicClientError(status, message);
-  return new Response(JSON.stringify(mapped.body), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(JSON.stringify(mapped.body), { status, headers: { "content-type": "application/json", ...BASE_SECURITY_HEADERS, ...headers } });
 }

@@ -1,16 +1,17 @@
+import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { presentedKey, type ClientKeyIdentity, type ClientKeyVerifier } from "../auth/client-keys.ts";
 import type { GatewaySettings } from "../config.ts";
 import type { GatewayDeps } from "../core/gateway.ts";
 import type { Router } from "../core/router.ts";
-import { ClientError } from "../errors.ts";
+import { ClientError, openAIErrorResponse } from "../errors.ts";
 import type { Governance } from "../governance/governance.ts";
 import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
 import { chatCompletionsDialect } from "./chat-completions.ts";
-import { messagesRoutes } from "./messages.ts";
-import { asIs, runDialect } from "./pipeline.ts";
-import { responsesRoutes } from "./responses.ts";
+import { messagesHandler, messagesRoutes } from "./messages.ts";
+import { runDialect, withSecurityHeaders } from "./pipeline.ts";
+import { responsesHandler, responsesRoutes } from "./responses.ts";
 
 export type V1Deps = {
   router: Router;
@@ -44,8 +45,52 @@ function identifyKey(verifier: ClientKeyVerifier, headers: Headers): ClientKeyId
   );
 }
 
+/**
+ * A `/v1` inference endpoint as a plain Bun handler. It answers every outcome itself: errors in its
+ * dialect's shape, the security headers on every response. The listening server takes these
+ * requests straight from Bun's router (`inferenceRoutes`), without Elysia's per-request context,
+ * hooks and response mapping; the Elysia routes call the same function (for `app.handle()`).
+ */
+export type InferenceHandler = (request: Request, server: Server<unknown> | null | undefined) => Promise<Response>;
+
+/** The three inference endpoints (POST only; every other method and path stays with Elysia). */
+export type InferenceHandlers = Record<"/v1/chat/completions" | "/v1/messages" | "/v1/responses", InferenceHandler>;
+
+export function inferenceHandlers(deps: V1Deps): InferenceHandlers {
+  const identify = (headers: Headers) => identifyKey(deps.verifier, headers);
+  return {
+    "/v1/chat/completions": async (request, server) => {
+      try {
+        // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
+        server?.timeout(request, 0);
+        // Disabled/expired keys are refused inside, once the request's log row has started.
+        const identity = identify(request.headers);
+        return withSecurityHeaders(await runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address));
+      } catch (error) {
+        return openAIErrorResponse(error, deps.log);
+      }
+    },
+    "/v1/messages": messagesHandler(deps, identify),
+    "/v1/responses": responsesHandler(deps, identify),
+  };
+}
+
+/** The inference endpoints as Bun `routes` for `Bun.serve` (Elysia's `serve.routes`). */
+export function inferenceRoutes(handlers: InferenceHandlers): Record<string, { POST: InferenceHandler }> {
+  return Object.fromEntries(Object.entries(handlers).map(([path, handler]) => [path, { POST: handler }]));
+}
+
+/** An inference handler as an Elysia route handler: its Response is passed on untouched. */
+function elysiaInference(handler: InferenceHandler) {
+  return ({ request, server, set }: { request: Request; server: Server<unknown> | null; set: { headers: Record<string, unknown> } }) => {
+    // The handler's response carries every header; with the defaults dropped, Elysia has nothing to merge.
+    set.headers = {};
+    return handler(request, server);
+  };
+}
+
 /** `/v1` in OpenAI's dialect: chat completions and the model list. */
-export function v1Routes(deps: V1Deps) {
+export function v1Routes(deps: V1Deps, handlers: InferenceHandlers = inferenceHandlers(deps)) {
   const { router, verifier, governance } = deps;
   const modelNotFound = (id: string) =>
     new ClientError(404, `The model '${id}' does not exist or no configured provider serves it`, "invalid_request_error", "model", "model_not_found");
@@ -74,17 +119,9 @@ export function v1Routes(deps: V1Deps) {
       if (!model) throw modelNotFound(id);
       return { id: model.id, object: "model", created: 0, owned_by: model.ownedBy };
     })
-    .post(
-      "/v1/chat/completions",
-      async ({ request, server, set }) => {
-        // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
-        server?.timeout(request, 0);
-        // Disabled/expired keys are refused inside, once the request's log row has started.
-        const identity = identifyKey(verifier, request.headers);
-        return asIs(await runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address), set);
-      },
-      { parse: "none" },
-    )
+    .post("/v1/chat/completions", elysiaInference(handlers["/v1/chat/completions"]), { parse: "none" })
+    .post("/v1/responses", elysiaInference(handlers["/v1/responses"]), { parse: "none" })
+    .post("/v1/messages", elysiaInference(handlers["/v1/messages"]), { parse: "none" })
     .use(responsesRoutes(deps, (headers) => identifyKey(verifier, headers)))
     .use(messagesRoutes(deps, (headers) => identifyKey(verifier, headers)));
 }
