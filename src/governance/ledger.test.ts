@@ -19,6 +19,27 @@ describe("period helpers", () => {
     expect(nextUtcMonthStart(t)).toBe(Date.parse("2025-04-01T00:00:00Z"));
     expect(nextUtcMonthStart(Date.parse("2025-12-15T00:00:00Z"))).toBe(Date.parse("2026-01-01T00:00:00Z"));
   });
+
+  test("month starts stay right when times jump between months and across the edges (the last month is remembered)", () => {
+    const cases: [string, string, string][] = [
+      ["2025-03-15T12:00:00Z", "2025-03-01T00:00:00Z", "2025-04-01T00:00:00Z"],
+      ["2025-03-31T23:59:59.999Z", "2025-03-01T00:00:00Z", "2025-04-01T00:00:00Z"],
+      ["2025-04-01T00:00:00Z", "2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"],
+      ["2025-02-28T23:59:59.999Z", "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"],
+      ["2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", "2025-04-01T00:00:00Z"],
+      ["2024-02-29T10:00:00Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"],
+      ["2025-03-15T12:00:00Z", "2025-03-01T00:00:00Z", "2025-04-01T00:00:00Z"],
+    ];
+    for (const [at, start, next] of cases) {
+      const t = Date.parse(at);
+      expect([at, new Date(utcMonthStart(t)).toISOString()]).toEqual([at, new Date(Date.parse(start)).toISOString()]);
+      expect([at, new Date(nextUtcMonthStart(t)).toISOString()]).toEqual([at, new Date(Date.parse(next)).toISOString()]);
+      // nextUtcMonthStart first, on a month utcMonthStart has not seen
+      const later = t + 400 * 86_400_000;
+      const d = new Date(later);
+      expect(nextUtcMonthStart(later)).toBe(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+    }
+  });
 });
 
 describe("InMemoryBudgetLedger", () => {

@@ -12,14 +12,21 @@ export function utcDayStart(t: number): number {
   return Math.floor(t / DAY_MS) * DAY_MS;
 }
 
+/** The month `utcMonthStart` last computed, [from, to): every request asks, and it is nearly always the same one. */
+let lastMonth = { from: 0, to: 0 };
+
 /** Start (epoch ms) of the UTC calendar month containing `t`. */
 export function utcMonthStart(t: number): number {
+  if (t >= lastMonth.from && t < lastMonth.to) return lastMonth.from;
   const d = new Date(t);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  lastMonth = { from, to: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+  return from;
 }
 
 /** Start of the next UTC month after the one containing `t`. */
 export function nextUtcMonthStart(t: number): number {
+  if (t >= lastMonth.from && t < lastMonth.to) return lastMonth.to;
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }

@@ -23,6 +23,24 @@ const SSE_HEADERS = {
 const JSON_REPLY_HEADERS = new Headers(JSON_HEADERS);
 const SSE_REPLY_HEADERS = new Headers(SSE_HEADERS);
 
+/**
+ * Reply headers of a first-attempt answer from one target (the fixed ones, the target and
+ * `x-llm-proxy-attempts: 1`), built once per target and reply kind: a reply then sets only its own
+ * request id. Bounded, because a label can carry a model name the client chose.
+ */
+const firstAttemptHeaders = new Map<string, Headers>();
+const MAX_CACHED_REPLY_HEADERS = 256;
+function replyHeaders(fixed: Headers, label: string, attempts: number): Headers {
+  const key = fixed === SSE_REPLY_HEADERS ? `sse ${label}` : `json ${label}`;
+  let headers = attempts === 1 ? firstAttemptHeaders.get(key) : undefined;
+  if (headers) return headers;
+  headers = new Headers(fixed);
+  headers.set("x-llm-proxy-target", label);
+  headers.set("x-llm-proxy-attempts", String(attempts));
+  if (attempts === 1 && firstAttemptHeaders.size < MAX_CACHED_REPLY_HEADERS) firstAttemptHeaders.set(key, headers);
+  return headers;
+}
+
 /** A parsed inbound request, in any dialect. */
 export type ParsedInbound = {
   /** The model as the client named it (alias, `provider/model` or bare). */
@@ -127,18 +145,14 @@ export async function runDialect<P extends ParsedInbound>(
     const { target } = opened;
     trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
     const ctx: DialectContext<P> = { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed: parsed.value };
-    /** The reply: its fixed headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */
+    /** The reply: its headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */
     const reply = (body: string | ReadableStream<Uint8Array>, fixed: Headers) => {
-      const response = new Response(body, { headers: fixed });
+      const response = new Response(body, { headers: replyHeaders(fixed, target.label, trace.attempts.length) });
       const h = response.headers;
-      h.set("x-llm-proxy-target", target.label);
-      h.set("x-llm-proxy-attempts", String(trace.attempts.length));
       h.set("x-request-id", trace.id);
       if (limitHeaders) for (const name in limitHeaders) h.set(name, limitHeaders[name]!);
       return response;
     };
-    const acc = createAccumulator();
-
     if (!stream) {
       let result: ChatResult;
       if (opened.result) {
@@ -147,6 +161,7 @@ export async function runDialect<P extends ParsedInbound>(
         trace.observeResult(result);
       } else {
         // An upstream that streamed anyway: folded into one result.
+        const acc = createAccumulator();
         try {
           for await (const event of opened.events) {
             trace.observe(event);
@@ -171,6 +186,7 @@ export async function runDialect<P extends ParsedInbound>(
     }
 
     const encoder = dialect.stream(ctx);
+    const acc = createAccumulator();
     const bytes = new TextEncoder();
     const keepaliveBytes = bytes.encode(dialect.keepalive);
     let keepalive: ReturnType<typeof setInterval> | undefined;

@@ -60,6 +60,28 @@ describe("inference endpoints on Bun's router", () => {
     expect(seenByElysia).toEqual(["GET /healthz"]);
   });
 
+  test("replies from the same target share prebuilt headers, never one another's request id", async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const res = await post("/v1/chat/completions", chat, { authorization: `Bearer ${gw.key}` });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-llm-proxy-attempts")).toBe("1");
+      expect(res.headers.get("x-llm-proxy-target")).toBe("a/gpt-4o");
+      const id = res.headers.get("x-request-id")!;
+      expect(id).toMatch(/^req_/);
+      expect(id).not.toContain(",");
+      ids.add(id);
+      await res.arrayBuffer();
+    }
+    expect(ids.size).toBe(3);
+    const stream = await post("/v1/chat/completions", JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] }), { authorization: `Bearer ${gw.key}` });
+    expect(stream.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(stream.headers.get("x-llm-proxy-target")).toBe("a/gpt-4o");
+    expect(ids.has(stream.headers.get("x-request-id")!)).toBe(false);
+    expectSecurityHeaders(stream);
+    await stream.text();
+  });
+
   test("chat completions: a missing key, a bad key and bad JSON are OpenAI errors with the security headers", async () => {
     const cases: [Response, number, string | null][] = [
       [await post("/v1/chat/completions", chat), 401, "invalid_api_key"],
