@@ -17,9 +17,9 @@ import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { ClientError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { BASE_SECURITY_HEADERS } from "../server/security-headers.ts";
-import { randomId, runDialect, withSecurityHeaders, type Dialect } from "./pipeline.ts";
+import { randomId, type Dialect } from "./pipeline.ts";
 import { readJsonBody } from "./request-body.ts";
-import type { InferenceHandler, V1Deps } from "./v1.ts";
+import type { V1Deps } from "./v1.ts";
 
 /**
  * POST /v1/messages: Anthropic's Messages API (the `@anthropic-ai/sdk`, Claude Code) on the shared
@@ -61,7 +61,7 @@ const MAX_BETAS = 32;
  * The dialect for one request: the client's `anthropic-beta` values ride along (in the inbound
  * options) so that an Anthropic upstream gets them too; other upstreams ignore them.
  */
-function dialectFor(headers: Headers): Dialect<ParsedAnthropicRequest> {
+export function messagesDialectFor(headers: Headers): Dialect<ParsedAnthropicRequest> {
   const betas = (headers.get("anthropic-beta") ?? "")
     .split(",")
     .map((beta) => beta.trim())
@@ -79,21 +79,6 @@ function dialectFor(headers: Headers): Dialect<ParsedAnthropicRequest> {
       }
       return parsed;
     },
-  };
-}
-
-/** POST /v1/messages (see `InferenceHandler`); `identify` is v1's key lookup (401 for a missing or unknown key). */
-export function messagesHandler(deps: V1Deps, identify: (headers: Headers) => ClientKeyIdentity): InferenceHandler {
-  return async (request, server) => {
-    // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
-    server?.timeout(request, 0);
-    try {
-      // Disabled/expired keys are refused inside, once the request's log row has started.
-      const identity = identify(request.headers);
-      return withSecurityHeaders(await runDialect(deps, dialectFor(request.headers), request, identity, server?.requestIP(request)?.address));
-    } catch (error) {
-      return anthropicErrorResponse(error, deps.log);
-    }
   };
 }
 

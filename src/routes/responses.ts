@@ -9,9 +9,9 @@ import {
   type ParsedResponsesRequest,
 } from "../api/openai-responses.ts";
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
-import { ClientError, openAIErrorResponse } from "../errors.ts";
-import { runDialect, withSecurityHeaders, type Dialect, type DialectContext } from "./pipeline.ts";
-import type { InferenceHandler, V1Deps } from "./v1.ts";
+import { ClientError } from "../errors.ts";
+import { type Dialect, type DialectContext } from "./pipeline.ts";
+import type { V1Deps } from "./v1.ts";
 
 /**
  * The error for an upstream stream that ended before its `finish` (the client sees the mapped
@@ -63,21 +63,6 @@ export const responsesDialect: Dialect<ParsedResponsesRequest> = {
   },
   keepalive: ": keep-alive\n\n",
 };
-
-/** POST /v1/responses (see `InferenceHandler`); `identify` is v1's key lookup (401 for a missing or unknown key). */
-export function responsesHandler(deps: V1Deps, identify: (headers: Headers) => ClientKeyIdentity): InferenceHandler {
-  return async (request, server) => {
-    try {
-      // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
-      server?.timeout(request, 0);
-      // Disabled/expired keys are refused inside, once the request's log row has started.
-      const identity = identify(request.headers);
-      return withSecurityHeaders(await runDialect(deps, responsesDialect, request, identity, server?.requestIP(request)?.address));
-    } catch (error) {
-      return openAIErrorResponse(error, deps.log);
-    }
-  };
-}
 
 /** The other routes under /v1/responses; `identify` is v1's key lookup (401 for a missing or unknown key). */
 export function responsesRoutes(deps: V1Deps, identify: (headers: Headers) => ClientKeyIdentity) {

@@ -9,9 +9,9 @@ import type { Governance } from "../governance/governance.ts";
 import type { Logger } from "../logger.ts";
 import type { Recorder } from "../recorder/recorder.ts";
 import { chatCompletionsDialect } from "./chat-completions.ts";
-import { messagesHandler, messagesRoutes } from "./messages.ts";
-import { runDialect, withSecurityHeaders } from "./pipeline.ts";
-import { responsesHandler, responsesRoutes } from "./responses.ts";
+import { anthropicErrorResponse, messagesDialectFor, messagesRoutes } from "./messages.ts";
+import { runDialect, withSecurityHeaders, type Dialect, type ParsedInbound } from "./pipeline.ts";
+import { responsesDialect, responsesRoutes } from "./responses.ts";
 
 export type V1Deps = {
   router: Router;
@@ -58,20 +58,31 @@ export type InferenceHandlers = Record<"/v1/chat/completions" | "/v1/messages" |
 
 export function inferenceHandlers(deps: V1Deps): InferenceHandlers {
   const identify = (headers: Headers) => identifyKey(deps.verifier, headers);
+  const openAIErrors = (error: unknown) => openAIErrorResponse(error, deps.log);
   return {
-    "/v1/chat/completions": async (request, server) => {
-      try {
-        // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
-        server?.timeout(request, 0);
-        // Disabled/expired keys are refused inside, once the request's log row has started.
-        const identity = identify(request.headers);
-        return withSecurityHeaders(await runDialect(deps, chatCompletionsDialect, request, identity, server?.requestIP(request)?.address));
-      } catch (error) {
-        return openAIErrorResponse(error, deps.log);
-      }
-    },
-    "/v1/messages": messagesHandler(deps, identify),
-    "/v1/responses": responsesHandler(deps, identify),
+    "/v1/chat/completions": dialectHandler(deps, identify, () => chatCompletionsDialect, openAIErrors),
+    "/v1/messages": dialectHandler(deps, identify, (request) => messagesDialectFor(request.headers), (error) => anthropicErrorResponse(error, deps.log)),
+    "/v1/responses": dialectHandler(deps, identify, () => responsesDialect, openAIErrors),
+  };
+}
+
+/** One dialect on the shared request path as an `InferenceHandler`; `renderError` answers any failure in the dialect's shape. */
+function dialectHandler<P extends ParsedInbound>(
+  deps: V1Deps,
+  identify: (headers: Headers) => ClientKeyIdentity,
+  dialectOf: (request: Request) => Dialect<P>,
+  renderError: (error: unknown) => Response,
+): InferenceHandler {
+  return async (request, server) => {
+    try {
+      // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
+      server?.timeout(request, 0);
+      // Disabled/expired keys are refused inside, once the request's log row has started.
+      const identity = identify(request.headers);
+      return withSecurityHeaders(await runDialect(deps, dialectOf(request), request, identity, server?.requestIP(request)?.address));
+    } catch (error) {
+      return renderError(error);
+    }
   };
 }
 
