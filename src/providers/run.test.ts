@@ -4,7 +4,7 @@ import type { ChatRequest, StreamEvent } from '../core/types.ts';
 import { deepseek } from './deepseek.ts';
 import { ProviderError } from './errors.ts';
 import { openai } from './openai.ts';
-import { openProvider, type RunOptions, runProvider } from './run.ts';
+import { openProvider, type RunOptions, runProvider, WATCH_INTERVAL_MS, watchedCalls } from './run.ts';
 import { loadFixture } from './test-helpers.ts';
 
 const KEY = 'sk-test-run-0123456789abcdef';
@@ -270,6 +270,8 @@ describe('runProvider against a real mock upstream (Bun.serve)', () => {
             return streamed([...Array.from({ length: 12 }, (_, i) => [chunk({ content: String(i % 10) }), 60]).flat(), chunk({}, 'stop')]);
           case '/midstream/chat/completions':
             return new Response(new Blob([midstream.sse! as Uint8Array<ArrayBuffer>]), { headers: midstream.response.headers });
+          case '/json-stall/chat/completions':
+            return streamed(['{"id":"x","choices":', 3000, '[]}'], JSON_TYPE);
           case '/not-json/chat/completions':
             return new Response('{"choices": [', { headers: JSON_TYPE });
           case '/bad-sse/chat/completions':
@@ -317,6 +319,55 @@ describe('runProvider against a real mock upstream (Bun.serve)', () => {
     await sleep(100);
     expect(upstreamAbortedAt).toBeDefined();
     expect(upstreamAbortedAt! - started).toBeLessThan(300);
+  });
+
+  test("a JSON reply whose body stalls: Bun's fetch gives up the read at the idle limit", async () => {
+    const started = performance.now();
+    const error = await failure(at('json-stall', { stream: false, timeouts: { idleMs: 150 } }));
+    expect([error.errorClass, error.retryable, error.message]).toEqual(['timeout', true, 'upstream sent no data for 150 ms']);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await sleep(50);
+    expect(upstreamAbortedAt).toBeDefined();
+    expect(watchedCalls()).toBe(0);
+  });
+
+  test('a client abort while a JSON body stalls reaches the upstream within 100 ms', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    setTimeout(() => controller.abort(new DOMException('gone', 'AbortError')), 100);
+    const error = await collect(at('json-stall', { stream: false, signal: controller.signal })).catch((e: unknown) => e);
+    expect((error as DOMException).name).toBe('AbortError');
+    await sleep(100);
+    expect(upstreamAbortedAt).toBeDefined();
+    expect(upstreamAbortedAt! - started).toBeLessThan(200);
+    expect(watchedCalls()).toBe(0);
+  });
+
+  test('limits and caller aborts are checked every few ms by one sweep, which stops when no call is left', async () => {
+    expect(WATCH_INTERVAL_MS).toBeLessThanOrEqual(20);
+    const calls = [at('slow-stream'), at('slow-stream'), at('slow-stream')];
+    const firsts = await Promise.all(calls.map((c) => c.next()));
+    expect(firsts.every((f) => !f.done)).toBe(true);
+    expect(watchedCalls()).toBe(3);
+    await Promise.all(calls.map((c) => c.return(undefined)));
+    expect(watchedCalls()).toBe(0);
+  });
+
+  test('calls that end in any order leave the watch consistent (limits still fire for the rest)', async () => {
+    const calls = [at('slow-stream'), at('slow-stream'), at('slow-stream'), at('slow-stream')];
+    await Promise.all(calls.map((c) => c.next()));
+    expect(watchedCalls()).toBe(4);
+    await calls[1]!.return(undefined);
+    await calls[3]!.return(undefined);
+    expect(watchedCalls()).toBe(2);
+    // The two left are still watched: a short idle limit on a new call fires while they run.
+    const started = performance.now();
+    const error = await failure(at('json-stall', { stream: false, timeouts: { idleMs: 60 } }));
+    expect(error.message).toBe('upstream sent no data for 60 ms');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(watchedCalls()).toBe(2);
+    await Promise.all([calls[0]!.return(undefined), calls[2]!.return(undefined)]);
+    expect(watchedCalls()).toBe(0);
   });
 
   test('connect timeout (no response headers)', async () => {
