@@ -359,9 +359,9 @@ type DeadlineName = 'connect' | 'first-byte' | 'idle';
 export const WATCH_INTERVAL_MS = 10;
 /**
  * The calls in flight, and the one interval that checks them while there are any. An array with
- * swap-removal rather than a Set: a Set keeps deleted entries in its table until it is rehashed,
- * and with them every finished call's closures, upstream response and buffers (measured: 10-15 MiB
- * more RSS at 32 connections, and spikes past 300 MiB).
+ * swap-removal rather than a Set: with a Set here the server's RSS rose 10-15 MiB at 32
+ * connections and spiked past 300 MiB (README, session 8), most likely because a Set keeps deleted
+ * entries reachable until it rehashes, and with them each finished call's closures and response.
  */
 const watched: CallWatch[] = [];
 let sweeper: ReturnType<typeof setInterval> | undefined;
