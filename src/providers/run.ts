@@ -360,8 +360,8 @@ export const WATCH_INTERVAL_MS = 10;
 /**
  * The calls in flight, and the one interval that checks them while there are any. An array with
  * swap-removal rather than a Set: with a Set here the server's RSS rose 10-15 MiB at 32
- * connections and spiked past 300 MiB (README, session 8), most likely because a Set keeps deleted
- * entries reachable until it rehashes, and with them each finished call's closures and response.
+ * connections and spiked past 300 MiB (README, session 8). Why is not known (deleted entries are
+ * not kept reachable: a micro test saw them all finalized).
  */
 const watched: CallWatch[] = [];
 let sweeper: ReturnType<typeof setInterval> | undefined;
