@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { DbHandle } from "./db/client.ts";
 import { isMigrated } from "./db/migrate.ts";
-import { ClientError, openAIError } from "./errors.ts";
+import { ClientError, openAIError, openAIErrorOf } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { BASE_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "./server/security-headers.ts";
 import { serveAsset, type StaticAsset } from "./server/static.ts";
@@ -50,15 +50,8 @@ export function createApp(deps: AppDeps) {
     .onError(({ code, error, set, request, path }) => {
       // Total: this handler must never throw (BUN-NOTES §0.4), and never echo the request.
       try {
-        if (error instanceof ClientError) {
-          set.status = error.status;
-          Object.assign(set.headers, error.headers);
-          return error.toBody();
-        }
-        if ((error as { name?: string })?.name === "AbortError") {
-          set.status = 499;
-          return openAIError("Client closed the request", "invalid_request_error", null, "client_closed_request");
-        }
+        // Elysia's own errors first (they are never ClientErrors or aborts); the rest as the
+        // inference endpoints answer them.
         switch (code) {
           case "NOT_FOUND":
             set.status = 404;
@@ -69,11 +62,11 @@ export function createApp(deps: AppDeps) {
           case "VALIDATION":
             set.status = 400;
             return openAIError(`Invalid request: ${(error as { message?: string }).message?.slice(0, 200) ?? "bad input"}`);
-          default:
-            log.error("unhandled error", { path, code: String(code), error: (error as Error)?.message });
-            set.status = 500;
-            return openAIError("Internal server error", "server_error");
         }
+        const failure = openAIErrorOf(error, { error: (message, fields) => log.error(message, { path, code: String(code), ...fields }) });
+        set.status = failure.status;
+        Object.assign(set.headers, failure.headers);
+        return failure.body;
       } catch {
         set.status = 500;
         return openAIError("Internal server error", "server_error");

@@ -37,24 +37,24 @@ export class ClientError extends Error {
 }
 
 /**
- * Any failure of a `/v1` request as a complete response in OpenAI's shape, as the app's error
- * handler renders it: a ClientError's status, message and headers; 499 for an abort; otherwise a
- * logged 500 that says nothing about the cause.
+ * Any failure of a `/v1` request in OpenAI's shape: a ClientError's status, message and headers;
+ * 499 for an abort; otherwise a logged 500 that says nothing about the cause. The app's error
+ * handler and the inference endpoints (`openAIErrorResponse`) both answer with this.
  */
-export function openAIErrorResponse(error: unknown, log: Pick<Logger, "error">): Response {
-  let status = 500;
-  let body: OpenAIErrorBody;
-  let headers: Record<string, string> | undefined;
-  if (error instanceof ClientError) {
-    status = error.status;
-    body = error.toBody();
-    headers = error.headers;
-  } else if ((error as { name?: string })?.name === "AbortError") {
-    status = 499;
-    body = openAIError("Client closed the request", "invalid_request_error", null, "client_closed_request");
-  } else {
-    log.error("unhandled error", { error: (error as Error)?.message });
-    body = openAIError("Internal server error", "server_error");
+export function openAIErrorOf(
+  error: unknown,
+  log: Pick<Logger, "error">,
+): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
+  if (error instanceof ClientError) return { status: error.status, body: error.toBody(), headers: error.headers };
+  if ((error as { name?: string })?.name === "AbortError") {
+    return { status: 499, body: openAIError("Client closed the request", "invalid_request_error", null, "client_closed_request"), headers: {} };
   }
+  log.error("unhandled error", { error: (error as Error)?.message });
+  return { status: 500, body: openAIError("Internal server error", "server_error"), headers: {} };
+}
+
+/** `openAIErrorOf` as a complete response, security headers included. */
+export function openAIErrorResponse(error: unknown, log: Pick<Logger, "error">): Response {
+  const { status, body, headers } = openAIErrorOf(error, log);
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...BASE_SECURITY_HEADERS, ...headers } });
 }

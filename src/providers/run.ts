@@ -397,7 +397,7 @@ function deadline(now: number, ms: number | undefined): number {
  * 'abort' listener per call: arming or disarming a limit only writes a deadline, and a gone
  * caller is noticed within one interval. Per call that saves a `setTimeout`/`clearTimeout`, an
  * `addEventListener`/`removeEventListener` on the client's signal and the closures around them
- * (measured in the compiled server: 3–9 µs of CPU per request, see README).
+ * (measured in the compiled server: 2.7–7.7 µs of the JavaScript thread per request, see README).
  */
 class CallWatch {
   connectAt = Infinity;

@@ -29,6 +29,9 @@ beforeAll(async () => {
       app.onRequest(({ request }) => {
         seenByElysia.push(`${request.method} ${new URL(request.url).pathname}`);
       });
+      app.get("/test-boom", () => {
+        throw new Error("secret detail sk-should-not-leak");
+      });
     },
   });
 });
@@ -128,6 +131,16 @@ describe("inference endpoints on Bun's router", () => {
     expect(ok.status).toBe(200);
     expectSecurityHeaders(ok);
     expect((await ok.json()).output_text ?? "hello").toBe("hello");
+  });
+
+  test("an unexpected error on an Elysia route is the same logged 500 the inference endpoints give", async () => {
+    const res = await fetch(`${gw.base}/test-boom`);
+    expect(res.status).toBe(500);
+    expectSecurityHeaders(res);
+    expect(await res.json()).toEqual({ error: { message: "Internal server error", type: "server_error", param: null, code: null } });
+    const logged = gw.lines.map((l) => JSON.parse(l)).find((l) => l.msg === "unhandled error" && l.path === "/test-boom");
+    expect(logged).toBeDefined();
+    expect(typeof logged.code).toBe("string");
   });
 
   test("other methods on these paths are still the app's: 404 unknown_url in OpenAI's shape", async () => {
