@@ -64,7 +64,7 @@ export class Live {
   };
 
   /** Recorder hook: rows were committed. */
-  written = (rows: RequestRow[], records?: Array<{ attempts?: RequestRecordAttempts }>) => {
+  written = (rows: RequestRow[], records?: ReadonlyArray<{ attempts?: RequestRecordAttempts }>) => {
     for (let i = 0; i < rows.length; i++) {
       const attempts = records?.[i]?.attempts;
       this.metrics.observe(rows[i]!, attempts);

@@ -80,8 +80,7 @@ export function priceRequest(
  * Wraps a pricer so one request is priced once: the request log and budget settlement both price
  * the finished request's `usage` object, so the result is kept (weakly) against that object and
  * reused when the same usage is priced again with the same provider and models. An unpriced result
- * is not kept: the log writer prices a moment later and may have a price by then (the registry
- * loads in the background at startup).
+ * is not kept: the registry loads in the background at startup, so a later call may find a price.
  */
 export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R extends { costPico: bigint | null }>(
   price: (input: I) => R,

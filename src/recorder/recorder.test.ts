@@ -163,6 +163,51 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("a row is built and priced when it is recorded; the writer and listeners get it with its attempts", () => {
+    const priced: string[] = [];
+    const written: Array<{ rows: RequestRow[]; attempts: unknown[] }> = [];
+    const { h, recorder, store } = setup({
+      price: ({ usage }) => {
+        priced.push(String(usage.inputTokens));
+        return { costPico: 7n, entry: "openai/gpt-4o", rule: "exact" };
+      },
+      onWritten: (rows, records) => written.push({ rows, attempts: records.map((r) => r.attempts) }),
+    });
+    const attempts = [{ target: "openai/gpt-4o", keyIndex: 0, ok: true, durationMs: 3 }];
+    const r = record(1, Date.now(), { attempts, usage: { inputTokens: 11, outputTokens: 2, raw: { prompt_tokens: 11 } } });
+    recorder.record(r, false);
+    expect(priced).toEqual(["11"]); // priced at record(), before any flush
+    // Later changes to the record's objects do not reach the queued row.
+    r.usage!.raw = { changed: true };
+    r.status = 500;
+    recorder.flush();
+    expect(priced).toEqual(["11"]); // not priced again by the writer
+    const row = store.get(r.id)!.row;
+    expect(row.status).toBe(200);
+    expect(JSON.parse(row.usage_raw!)).toEqual({ prompt_tokens: 11 });
+    expect(row.cost_pico).toBe(7);
+    expect(written).toHaveLength(1);
+    expect(written[0]!.rows.map((x) => x.id)).toEqual([r.id]);
+    expect(written[0]!.attempts).toEqual([attempts]);
+    h.close();
+  });
+
+  test("a column that cannot be serialised is stored as null and logged; the queue keeps flowing", () => {
+    const lines: string[] = [];
+    const { h, recorder, store } = setup({ log: createLogger({ sink: (line) => lines.push(line) }) });
+    const bad = record(1, Date.now(), { usage: { inputTokens: 5, outputTokens: 1, raw: { big: 10n } } });
+    expect(() => recorder.record(bad, false)).not.toThrow(); // the request path never sees it
+    const next = record(2, Date.now() + 1);
+    recorder.record(next, false);
+    recorder.flush();
+    expect(recorder.stats.failures).toBe(0);
+    expect(store.get(bad.id)!.row.usage_raw).toBeNull();
+    expect(store.get(bad.id)!.row.input_tokens).toBe(5);
+    expect(store.get(next.id)).not.toBeNull();
+    expect(lines.some((l) => l.includes("usage_raw") && l.includes("could not be serialised"))).toBe(true);
+    h.close();
+  });
+
   test("stop() waits for begun requests, then flushes everything", async () => {
     const { h, recorder } = setup();
     recorder.start();

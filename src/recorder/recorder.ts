@@ -52,8 +52,8 @@ export type RecorderOptions = {
   capacity: number;
   /** Told about each request as it starts (live "in flight" view); must not throw or block. */
   onStarted?: (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => void;
-  /** Told about rows once they are committed (metrics, live table, provider health), with their records. */
-  onWritten?: (rows: RequestRow[], records: RequestRecord[]) => void;
+  /** Told about rows once they are committed (metrics, live table, provider health), with each row's attempts. */
+  onWritten?: (rows: RequestRow[], records: ReadonlyArray<{ attempts?: Attempt[] }>) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -67,7 +67,18 @@ export function redactBody(value: unknown, depth = 0): unknown {
   return out;
 }
 
-function toRow(r: RequestRecord, price?: Pricer): RequestRow {
+/** JSON text of a log column; a value that cannot be serialised is logged and stored as null. */
+function json(value: unknown, column: string, log: Logger): string | null {
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch (e) {
+    log.error("request log: a column could not be serialised; stored as null", { column, error: (e as Error).message });
+    return null;
+  }
+}
+
+/** The row for a record. Never throws: it runs on the request path (see `Recorder.record`). */
+function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): RequestRow {
   const u = r.usage;
   const hasUsage = !!u && (u.inputTokens !== undefined || u.outputTokens !== undefined);
   let priced: ReturnType<Pricer> | undefined;
@@ -92,7 +103,7 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
     response_model: r.responseModel ?? null,
     pricing_entry: priced?.entry ?? null,
     pricing_rule: priced?.rule ?? null,
-    attempts: r.attempts?.length ? JSON.stringify(r.attempts) : null,
+    attempts: r.attempts?.length ? json(r.attempts, "attempts", log) : null,
     status: r.status,
     error_class: r.errorClass ?? null,
     error_message: r.errorMessage?.slice(0, 1000) ?? null,
@@ -103,10 +114,10 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
     output_tokens: u?.outputTokens ?? null,
     reasoning_tokens: u?.reasoningTokens ?? null,
     usage_estimated: u?.estimated ? 1 : 0,
-    usage_raw: u?.raw !== undefined ? JSON.stringify(u.raw) : null,
+    usage_raw: u?.raw !== undefined ? json(u.raw, "usage_raw", log) : null,
     cost_pico: priced?.costPico ?? null,
-    cost_breakdown: priced?.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null,
-    warnings: r.warnings?.length ? JSON.stringify(r.warnings) : null,
+    cost_breakdown: priced?.breakdown !== undefined ? json(priced.breakdown, "cost_breakdown", log) : null,
+    warnings: r.warnings?.length ? json(r.warnings, "warnings", log) : null,
     latency_ms: Math.max(0, r.finishedAt - r.receivedAt),
     ttfb_ms: r.firstByteAt !== undefined ? Math.max(0, r.firstByteAt - r.receivedAt) : null,
     client_ip: r.clientIp ?? null,
@@ -121,8 +132,11 @@ function toRow(r: RequestRecord, price?: Pricer): RequestRow {
  * (it awaits only when the queue is full, which `stats.waits` counts). Nothing is dropped: a
  * failed flush keeps its rows queued and is retried.
  */
+/** A queued row, built when its request was recorded, with what the writer and listeners still need. */
+type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"] };
+
 export class Recorder {
-  private queue: RequestRecord[] = [];
+  private queue: Queued[] = [];
   private waiters: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushScheduled = false;
@@ -151,16 +165,24 @@ export class Recorder {
     return this.inFlight;
   }
 
-  /** Queues one row. Resolves at once unless the queue is full (then after the next flush). */
+  /**
+   * Queues one row. Resolves at once unless the queue is full (then after the next flush). The row
+   * is built and priced here, while the request's objects are fresh in the CPU's caches: built at
+   * flush time, 500 at a time, the same work cost several times more in the server (see README).
+   */
   record(record: RequestRecord, begun = true): Promise<void> | void {
     if (begun) this.end();
     this.stats.recorded++;
+    return this.enqueue({ row: toRow(record, this.options.price, this.options.log), attempts: record.attempts, bodies: record.bodies });
+  }
+
+  private enqueue(queued: Queued): Promise<void> | void {
     if (this.queue.length >= this.options.capacity) {
       this.stats.waits++;
       this.scheduleFlush();
-      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.record(record, false));
+      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.enqueue(queued));
     }
-    this.queue.push(record);
+    this.queue.push(queued);
     if (this.queue.length >= this.options.batchSize) this.scheduleFlush();
   }
 
@@ -193,11 +215,11 @@ export class Recorder {
     const batch = this.queue.slice(0, this.options.batchSize);
     let rows: RequestRow[];
     try {
-      rows = batch.map((r) => toRow(r, this.options.price));
+      rows = batch.map((q) => q.row);
       const bodies = batch.flatMap((r) =>
         r.bodies
           ? [{
-              id: r.id,
+              id: r.row.id,
               request: r.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.request))) : null,
               response: r.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.response))) : null,
             }]

@@ -186,7 +186,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       } catch (e) {
         throw new ClientError(400, (e as Error).message, "invalid_request_error", "since");
       }
-      deps.recorder.flush(); // re-price what is still queued too
+      deps.recorder.flush(); // queued rows were priced when recorded: store them so the recompute re-prices them too
       const report = recomputeCosts(store, createPricer(() => pricing.current(), (id) => deps.pricingProviders.get(id)), since);
       audit(auth, "pricing.recompute", null, { since: input.since, changed: report.changed });
       return { scanned: report.scanned, changed: report.changed, newly_priced: report.newlyPriced, unpriced: report.unpriced, delta_usd: usd(report.deltaPico) };
