@@ -231,13 +231,15 @@ export class RequestLogStore {
       const deltas = new Map<string, RollupDelta & { table: RollupTable }>();
       let i = 0;
       // Full chunks in one multi-row INSERT each (less per-statement work than a statement per row:
-      // ~1–3 µs per row in an isolated benchmark). A chunk that inserts fewer rows than it holds met a
+      // ~1–3 µs per row in an isolated benchmark). Values go in as one array, not spread into
+      // arguments: bun:sqlite binds an array argument positionally, without copying 660 arguments
+      // (1.46 → 1.30 µs per row in an insert-only microbenchmark). A chunk that inserts fewer rows than it holds met a
       // row written before: the caller redoes the whole batch row by row, which counts each row once.
       if (!rowByRow) {
         for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
           const args: unknown[] = [];
           for (let j = i; j < i + INSERT_CHUNK; j++) pushRowValues(args, rows[j]!);
-          if (this.insertChunk.run(...(args as never[])).changes !== INSERT_CHUNK) throw new RowWrittenBefore();
+          if (this.insertChunk.run(args as never).changes !== INSERT_CHUNK) throw new RowWrittenBefore();
           for (let j = i; j < i + INSERT_CHUNK; j++) addToRollups(deltas, rows[j]!);
         }
       }
@@ -247,7 +249,7 @@ export class RequestLogStore {
         // Positional binding: measurably faster than binding 33 named parameters per row.
         const args: unknown[] = [];
         pushRowValues(args, row);
-        if (this.insertRow.run(...(args as never[])).changes > 0) addToRollups(deltas, row);
+        if (this.insertRow.run(args as never).changes > 0) addToRollups(deltas, row);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       for (const d of deltas.values()) {
