@@ -192,6 +192,22 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("a row that was unpriced when recorded is priced again by the writer (prices load in the background)", () => {
+    let loaded = false;
+    const { h, recorder, store } = setup({
+      price: () => (loaded ? { costPico: 9n, entry: "openai/gpt-4o", rule: "exact" } : { costPico: null, rule: "unpriced" }),
+    });
+    const early = record(1);
+    recorder.record(early, false);
+    loaded = true;
+    const later = record(2, Date.now() + 1);
+    recorder.record(later, false);
+    recorder.flush();
+    expect(store.get(early.id)!.row).toMatchObject({ cost_pico: 9, pricing_entry: "openai/gpt-4o", pricing_rule: "exact" });
+    expect(store.get(later.id)!.row.cost_pico).toBe(9);
+    h.close();
+  });
+
   test("a column that cannot be serialised is stored as null and logged; the queue keeps flowing", () => {
     const lines: string[] = [];
     const { h, recorder, store } = setup({ log: createLogger({ sink: (line) => lines.push(line) }) });

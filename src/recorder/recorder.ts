@@ -132,8 +132,12 @@ function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): Reques
  * (it awaits only when the queue is full, which `stats.waits` counts). Nothing is dropped: a
  * failed flush keeps its rows queued and is retried.
  */
-/** A queued row, built when its request was recorded, with what the writer and listeners still need. */
-type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"] };
+/**
+ * A queued row, built when its request was recorded, with what the writer and listeners still need.
+ * `unpriced` keeps the record of a row that had usage but no price: the writer prices it again
+ * (the registry loads in the background at startup, so a price may have arrived by then).
+ */
+type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: RequestRecord };
 
 export class Recorder {
   private queue: Queued[] = [];
@@ -173,7 +177,9 @@ export class Recorder {
   record(record: RequestRecord, begun = true): Promise<void> | void {
     if (begun) this.end();
     this.stats.recorded++;
-    return this.enqueue({ row: toRow(record, this.options.price, this.options.log), attempts: record.attempts, bodies: record.bodies });
+    const row = toRow(record, this.options.price, this.options.log);
+    const unpriced = row.pricing_rule === "unpriced" ? record : undefined;
+    return this.enqueue({ row, attempts: record.attempts, bodies: record.bodies, unpriced });
   }
 
   private enqueue(queued: Queued): Promise<void> | void {
@@ -215,7 +221,7 @@ export class Recorder {
     const batch = this.queue.slice(0, this.options.batchSize);
     let rows: RequestRow[];
     try {
-      rows = batch.map((q) => q.row);
+      rows = batch.map((q) => (q.unpriced ? (q.row = toRow(q.unpriced, this.options.price, this.options.log)) : q.row));
       const bodies = batch.flatMap((r) =>
         r.bodies
           ? [{
