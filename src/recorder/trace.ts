@@ -47,16 +47,33 @@ export class RequestTrace {
   finish(fields: Partial<RequestRecord> & { status: number }): RequestRecord | undefined {
     if (this.done) return undefined;
     this.done = true;
+    const f = Object.assign(this.fields, fields);
+    // Every field written out, in one order: each record has the same shape, so the recorder's
+    // reads of it stay monomorphic (spreading two partial objects gave records of many shapes).
     const record: RequestRecord = {
-      endpoint: "",
-      stream: false,
-      ...this.fields,
-      ...fields,
       id: this.id,
       receivedAt: this.receivedAt,
+      firstByteAt: f.firstByteAt,
       finishedAt: Date.now(),
+      clientKeyId: f.clientKeyId,
+      endpoint: f.endpoint ?? "",
+      requestedModel: f.requestedModel,
+      provider: f.provider,
+      providerType: f.providerType,
+      upstreamModel: f.upstreamModel,
+      responseModel: f.responseModel,
       attempts: this.attempts.length ? this.attempts : undefined,
-    };
+      status: fields.status,
+      errorClass: f.errorClass,
+      errorMessage: f.errorMessage,
+      stream: f.stream ?? false,
+      usage: f.usage,
+      warnings: f.warnings,
+      clientIp: f.clientIp,
+      userAgent: f.userAgent,
+      project: f.project,
+      bodies: f.bodies,
+    } satisfies { [K in keyof Required<RequestRecord>]: unknown }; // a new field must be listed here
     // Fire and forget: only a full queue makes this wait, and then only this request's tail.
     if (this.recorder) void this.recorder.record(record);
     return record;
