@@ -208,6 +208,27 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("with a prices() state, an unpriced row is priced again only when the prices have changed", () => {
+    let calls = 0;
+    let registry = { version: 1 };
+    const { h, recorder, store } = setup({
+      prices: () => registry,
+      price: () => (calls++, registry.version === 1 ? { costPico: null, rule: "unpriced" } : { costPico: 4n, entry: "openai/gpt-4o", rule: "exact" }),
+    });
+    const same = record(1);
+    recorder.record(same, false);
+    recorder.flush(); // prices unchanged: not priced again
+    expect(calls).toBe(1);
+    expect(store.get(same.id)!.row.cost_pico).toBeNull();
+    const changed = record(2, Date.now() + 1);
+    recorder.record(changed, false);
+    registry = { version: 2 }; // new prices arrive before the flush
+    recorder.flush();
+    expect(calls).toBe(3);
+    expect(store.get(changed.id)!.row.cost_pico).toBe(4);
+    h.close();
+  });
+
   test("a column that cannot be serialised is stored as null and logged; the queue keeps flowing", () => {
     const lines: string[] = [];
     const { h, recorder, store } = setup({ log: createLogger({ sink: (line) => lines.push(line) }) });

@@ -52,6 +52,12 @@ export type RecorderOptions = {
   capacity: number;
   /** Told about each request as it starts (live "in flight" view); must not throw or block. */
   onStarted?: (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => void;
+  /**
+   * The current prices, as an object that is replaced whenever they change (the pricing registry).
+   * An unpriced row is priced again at flush only when this has changed since it was recorded;
+   * without it, always.
+   */
+  prices?: () => unknown;
   /** Told about rows once they are committed (metrics, live table, provider health), with each row's attempts. */
   onWritten?: (rows: RequestRow[], records: ReadonlyArray<{ attempts?: Attempt[] }>) => void;
 };
@@ -134,10 +140,11 @@ function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): Reques
  */
 /**
  * A queued row, built when its request was recorded, with what the writer and listeners still need.
- * `unpriced` keeps the record of a row that had usage but no price: the writer prices it again
- * (the registry loads in the background at startup, so a price may have arrived by then).
+ * `unpriced` keeps the record of a row that had usage but no price, and the prices it was priced
+ * with: the writer prices it again if those have changed since (the registry loads in the
+ * background at startup, so a price may have arrived by then).
  */
-type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: RequestRecord };
+type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
 
 export class Recorder {
   private queue: Queued[] = [];
@@ -177,8 +184,9 @@ export class Recorder {
   record(record: RequestRecord, begun = true): Promise<void> | void {
     if (begun) this.end();
     this.stats.recorded++;
+    const prices = this.options.prices?.();
     const row = toRow(record, this.options.price, this.options.log);
-    const unpriced = row.pricing_rule === "unpriced" ? record : undefined;
+    const unpriced = row.pricing_rule === "unpriced" ? { record, prices } : undefined;
     return this.enqueue({ row, attempts: record.attempts, bodies: record.bodies, unpriced });
   }
 
@@ -221,7 +229,13 @@ export class Recorder {
     const batch = this.queue.slice(0, this.options.batchSize);
     let rows: RequestRow[];
     try {
-      rows = batch.map((q) => (q.unpriced ? (q.row = toRow(q.unpriced, this.options.price, this.options.log)) : q.row));
+      const prices = this.options.prices?.();
+      rows = batch.map((q) => {
+        if (!q.unpriced || (this.options.prices && q.unpriced.prices === prices)) return q.row;
+        q.row = toRow(q.unpriced.record, this.options.price, this.options.log);
+        q.unpriced = q.row.pricing_rule === "unpriced" ? { record: q.unpriced.record, prices } : undefined;
+        return q.row;
+      });
       const bodies = batch.flatMap((r) =>
         r.bodies
           ? [{

@@ -123,6 +123,7 @@ export async function startServer(
     store: requestLog,
     log,
     price,
+    prices: () => pricing.current(),
     onStarted: live.started,
     onWritten: live.written,
     flushIntervalMs: config.requestLog.flushIntervalMs,
