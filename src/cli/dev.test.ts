@@ -172,6 +172,13 @@ async function startDev(env: Record<string, string>, args: string[] = []) {
   return { proc, port, url: `http://127.0.0.1:${port}`, stdout, stop };
 }
 
+/**
+ * Each process test starts the server from source and sends it several requests. On a loaded CI
+ * machine one of them once needed more than the suite's 30 s (the whole run took 105 s instead of
+ * ~75), so these get more room; a hung server still fails them.
+ */
+const PROCESS_TEST_MS = 60_000;
+
 /** The value of `export NAME=value` in the printed settings. */
 const exported = (text: string, name: string) => text.match(new RegExp(`^export ${name}=(\\S+)`, "m"))?.[1];
 
@@ -286,7 +293,7 @@ describe("llm-proxy dev (process)", () => {
       db.close();
     }
     expect(fs.readFileSync(path.join(dataDir, "llm-proxy.db")).includes(firstKey)).toBe(false);
-  });
+  }, PROCESS_TEST_MS);
 
   test("second run: the same key again; with no provider keys it starts anyway and says what to set", async () => {
     expect(firstKey).not.toBe("");
@@ -305,7 +312,7 @@ describe("llm-proxy dev (process)", () => {
     } finally {
       expect((await dev.stop()).code).toBe(0);
     }
-  });
+  }, PROCESS_TEST_MS);
 
   test("--data-dir wins; an exported client key is not used as a provider key; an Anthropic key keeps Claude names", async () => {
     const dir = tempDir();
@@ -325,5 +332,5 @@ describe("llm-proxy dev (process)", () => {
     } finally {
       expect((await dev.stop()).code).toBe(0);
     }
-  });
+  }, PROCESS_TEST_MS);
 });
