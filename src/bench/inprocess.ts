@@ -20,7 +20,7 @@ import { createLogger } from "../logger.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
 import { CHAT_BODY, COMPLETION_JSON } from "./fixtures.ts";
 import { gatewayEnv } from "./gateway.ts";
-import { PINNING, CORE_SERVER } from "./procs.ts";
+import { CORE_SERVER, PINNING, pinSelf } from "./procs.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -33,7 +33,7 @@ const seconds = flag("seconds", 1);
 const rounds = Math.round(flag("rounds", 8));
 const concurrency = Math.round(flag("concurrency", 32));
 
-if (PINNING) Bun.spawnSync(["taskset", "-a", "-pc", String(CORE_SERVER), String(process.pid)], { stdout: "ignore", stderr: "ignore", timeout: 5000 });
+pinSelf(CORE_SERVER);
 
 const reply = new TextEncoder().encode(COMPLETION_JSON);
 /** The upstream: one event-loop turn, then a canned completion (what a fast local upstream does). */

@@ -20,9 +20,9 @@ export function pinned(core: number, cmd: string[]): string[] {
   return PINNING ? ["taskset", "-c", String(core), ...cmd] : cmd;
 }
 
-/** Pins this (orchestrating) process, all its threads, to the load core. */
-export function pinSelf(): void {
-  if (PINNING) Bun.spawnSync(["taskset", "-a", "-pc", String(CORE_LOAD), String(process.pid)], { stdout: "ignore", stderr: "ignore", timeout: 5000 });
+/** Pins this process, all its threads, to one core: the load core (an orchestrator) unless told otherwise. */
+export function pinSelf(core = CORE_LOAD): void {
+  if (PINNING) Bun.spawnSync(["taskset", "-a", "-pc", String(core), String(process.pid)], { stdout: "ignore", stderr: "ignore", timeout: 5000 });
 }
 
 export function spawnChild(
