@@ -28,3 +28,16 @@ test("pricedOncePerUsage does not keep an unpriced answer (the registry may load
   loaded = true;
   expect(price({ models: ["m"], usage }).costPico).toBe(7n);
 });
+
+test("pricedOncePerUsage keeps only the last result: another request's usage in between is priced again", () => {
+  let calls = 0;
+  const price = pricedOncePerUsage((input: { models: string[]; usage: Usage }) => (calls++, { costPico: BigInt(input.usage.inputTokens ?? 0) }));
+  const a: Usage = { inputTokens: 1 };
+  const b: Usage = { inputTokens: 2 };
+  expect(price({ models: ["m"], usage: a }).costPico).toBe(1n);
+  expect(price({ models: ["m"], usage: a }).costPico).toBe(1n);
+  expect(calls).toBe(1);
+  expect(price({ models: ["m"], usage: b }).costPico).toBe(2n);
+  expect(price({ models: ["m"], usage: a }).costPico).toBe(1n);
+  expect(calls).toBe(3);
+});
