@@ -101,6 +101,30 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("rollup costs stay exact past 2^53 pico-USD, with rows of several groups interleaved", () => {
+    // Each row costs 2^52 + 1 pico-USD (~4,500 USD): the sums leave the exact range of a number.
+    const big = 2n ** 52n + 1n;
+    const { h, recorder, store } = setup({ price: () => ({ costPico: big, entry: "openai/gpt-4o", rule: "exact" }) });
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    // Key a, key b, key a...: consecutive rows alternate between two groups; 3 minutes, one hour.
+    for (let i = 0; i < 30; i++) recorder.record(record(1, base + i * 6000, { clientKeyId: i % 2 ? "key_a" : "key_b", status: 200 }), false);
+    recorder.flush();
+    const [all] = store.aggregate({ from: base, to: base + 3_600_000 });
+    expect(all!.requests).toBe(30);
+    expect(all!.cost_pico).toBe(30n * big);
+    const byKey = store.aggregate({ from: base, to: base + 3_600_000, groupBy: "client_key_id" });
+    expect(byKey.map((g) => [g.group, g.requests, g.cost_pico]).sort()).toEqual([["key_a", 15, 15n * big], ["key_b", 15, 15n * big]]);
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      const rows = h.sqlite.query(`SELECT client_key_id AS k, CAST(sum(cost_pico) AS TEXT) AS c, sum(requests) AS n, count(*) AS buckets FROM ${table} GROUP BY k ORDER BY k`).all();
+      const buckets = table === "rollup_minute" ? 3 : 1;
+      expect(rows).toEqual([
+        { k: "key_a", c: String(15n * big), n: 15, buckets },
+        { k: "key_b", c: String(15n * big), n: 15, buckets },
+      ]);
+    }
+    h.close();
+  });
+
   test("row values are bound in column order", () => {
     const row = Object.fromEntries(COLUMNS.map((c) => [c, `value of ${c}`])) as unknown as RequestRow;
     const out: unknown[] = [];
