@@ -16,6 +16,7 @@ import path from "node:path";
 import { createClientKey } from "../auth/client-keys.ts";
 import { loadConfig } from "../config.ts";
 import { openDatabase } from "../db/client.ts";
+import { RequestLogStore } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
 import { CHAT_BODY, COMPLETION_JSON } from "./fixtures.ts";
@@ -106,7 +107,8 @@ try {
   const cpuOff = median(results.off.map((x) => x.cpu));
   const rpsOn = median(results.on.map((x) => x.rps));
   const rpsOff = median(results.off.map((x) => x.rps));
-  const logged = on.running.db.sqlite.query("SELECT count(*) AS n, count(cost_pico) AS priced FROM requests").get() as { n: number; priced: number };
+  const logged = { n: 0, priced: 0 };
+  for (const row of new RequestLogStore(on.running.db.sqlite).rows()) logged.n++, row.cost_pico !== null && logged.priced++;
   console.log(`# llm-proxy in-process benchmark
 
 - ${rounds} rounds of ${seconds} s per gateway, ${concurrency} concurrent clients, ${PINNING ? `pinned to core ${CORE_SERVER}` : "not pinned (no taskset or one core)"}; bun ${Bun.version}

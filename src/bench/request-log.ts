@@ -80,7 +80,7 @@ for (let done = 0; done < backfill; done += 1000) {
   rec.flush();
 }
 const backfillRate = backfill / ((performance.now() - tb) / 1000);
-const rows = (db.sqlite.query("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+const rows = store.count();
 
 // 2. Read API over the full log (median of 7 runs each).
 const time = (fn: () => unknown) => {

@@ -22,6 +22,7 @@ import {
   mergeAliases,
   planClaudeMapping,
 } from "./dev.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const ENTRY = path.resolve(import.meta.dir, "../index.ts");
 
@@ -285,7 +286,7 @@ describe("llm-proxy dev (process)", () => {
     // Per-project attribution reached the request log; the database holds the key's hash only.
     const db = new Database(path.join(dataDir, "llm-proxy.db"), { readonly: true });
     try {
-      const rows = db.query("SELECT requested_model, provider, upstream_model, project FROM requests ORDER BY id").all();
+      const rows = requestsTable(db).query("SELECT requested_model, provider, upstream_model, project FROM requests ORDER BY id").all();
       expect(rows).toContainEqual({ requested_model: "claude-sonnet-4-5", provider: "openai", upstream_model: "gpt-4.1", project: "proj-a" });
       const keys = db.query("SELECT name, key_hash FROM client_keys").all();
       expect(keys).toEqual([{ name: "dev", key_hash: hashClientKey(firstKey) }]);

@@ -6,8 +6,9 @@ import { tempDir } from "../testing/temp.ts";
 import { openDatabase } from "./client.ts";
 import { getMeta, recordStart } from "./meta.ts";
 import { isMigrated, runMigrations, SchemaTooNewError } from "./migrate.ts";
-import { RequestLogStore, type RequestRow } from "./request-log.ts";
+import { COLUMNS, pushRowValues, RequestLogStore, type RequestRow } from "./request-log.ts";
 import { newRequestId } from "../recorder/ids.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 /** A copy of the real migrations folder plus one extra migration, as a newer release would ship. */
 function newerMigrations(): string {
@@ -89,36 +90,46 @@ describe("migrations", () => {
     h.close();
   });
 
-  test("0004 rebuilds the request log WITHOUT ROWID and keeps every row, its indexes and its queries", () => {
+  test("0006 moves the rows of the one-row-per-request table into chunks, keeping every row, filter and query; 0007 drops the table", () => {
     const file = path.join(tempDir(), "log.db");
     const h = openDatabase(file);
-    runMigrations(h, { folder: olderMigrations(4) });
-    const rowid = () => (h.sqlite.query("SELECT sql FROM sqlite_master WHERE name = 'requests'").get() as { sql: string }).sql;
-    expect(rowid()).not.toContain("WITHOUT ROWID");
+    runMigrations(h, { folder: olderMigrations(5) }); // up to 0004: the WITHOUT ROWID requests table
     const rows = Array.from({ length: 300 }, (_, i) => ({
       ...sampleRow(newRequestId(1_795_000_000_000 + i * 1000)),
+      received_at: 1_795_000_000_000 + i * 1000,
       provider: i % 3 ? "openai" : "deepseek",
       project: i % 10 ? null : "agents",
-      cost_pico: BigInt(i) * 1_000_000n,
+      status: i % 25 ? 200 : 502,
+      // Five rows (all openai, status 200) answered with tokens and had no price.
+      cost_pico: i % 60 === 1 ? null : BigInt(i) * 1_000_000n,
+      response_model: i % 60 === 1 ? "mystery-model" : "gpt-4o-2024-08-06",
     }));
-    new RequestLogStore(h.sqlite).writeBatch(rows);
+    const insert = h.sqlite.query(`INSERT INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`);
+    for (const row of rows) {
+      const values: unknown[] = [];
+      pushRowValues(values, row);
+      insert.run(...(values as never[]));
+    }
     const before = h.sqlite.query("SELECT * FROM requests ORDER BY id").all();
 
     const report = runMigrations(h);
-    expect(report.applied).toBe(report.known - 4);
-    expect(rowid()).toContain("WITHOUT ROWID");
-    expect(h.sqlite.query("SELECT * FROM requests ORDER BY id").all()).toEqual(before);
-    const indexes = (h.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
-    expect(indexes).toEqual(["requests_key_idx", "requests_model_idx", "requests_project_idx", "requests_provider_idx"]);
+    expect(report.applied).toBe(report.known - 5);
+    expect(h.sqlite.query("SELECT name FROM sqlite_master WHERE name = 'requests'").get()).toBeNull();
+    expect(h.sqlite.query("SELECT rows, format FROM request_chunks ORDER BY id").all()).toEqual([{ rows: 256, format: 0 }, { rows: 44, format: 0 }]);
+    expect(requestsTable(h.sqlite).query("SELECT * FROM requests ORDER BY id").all()).toEqual(before);
     const store = new RequestLogStore(h.sqlite);
     expect(store.list({ provider: "deepseek", limit: 1000 }).rows).toHaveLength(100);
     expect(store.list({ project: "agents", limit: 1000 }).rows).toHaveLength(30);
+    expect(store.list({ status: "error", limit: 1000 }).rows).toHaveLength(12);
     const page = store.list({ limit: 10 });
     expect(page.rows.map((r) => r.id)).toEqual(rows.slice(-10).reverse().map((r) => r.id));
     expect(store.get(rows[5]!.id)?.row.cost_pico).toBe(5_000_000);
-    // A row written twice (a retried commit) still counts once.
-    new RequestLogStore(h.sqlite).writeBatch([rows[0]!]);
-    expect((h.sqlite.query("SELECT count(*) AS n FROM requests").get() as { n: number }).n).toBe(300);
+    expect(store.unpricedModels(0)).toEqual([{ provider: "openai", provider_type: "openai", model: "mystery-model", requests: 5, last_seen: 1_795_000_000_000 + 241 * 1000 }]);
+    // Rows written after the move (compressed chunks) and the moved ones are read together.
+    const later = sampleRow(newRequestId(1_795_000_000_000 + 400_000));
+    store.writeBatch([later]);
+    expect(store.list({ limit: 2 }).rows.map((r) => r.id)).toEqual([later.id, rows[299]!.id]);
+    expect(store.count()).toBe(301);
     h.close();
   });
 });

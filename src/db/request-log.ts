@@ -237,31 +237,111 @@ export type Aggregate = {
 /** A stored request/response body pair (gzip-compressed JSON, secrets redacted). */
 type BodyRow = { id: string; request: Uint8Array | null; response: Uint8Array | null };
 
-/** Rows per multi-row INSERT (× 33 columns = 660 parameters, far below SQLite's limit of 32,766). */
-export const INSERT_CHUNK = 20;
-
-/** A multi-row INSERT met a row already stored: the batch is redone row by row. */
-class RowWrittenBefore extends Error {}
+/** Rows per stored chunk (a writer batch is split into chunks of at most this many rows). */
+export const CHUNK_ROWS = 256;
+/** Chunk formats: plain JSON text (rows moved by migration 0006) and zstd-compressed JSON. */
+const FORMAT_JSON = 0;
+const FORMAT_ZSTD = 1;
+const COST_INDEX = COLUMNS.indexOf("cost_pico");
+/** Longest a list keeps reading chunks before it returns a short page with a cursor to go on from. */
+export const LIST_BUDGET_MS = 80;
 
 /**
- * The request log's storage: prepared statements for the writer (batched inserts and rollup
- * upserts in one transaction), retention, and the read API. The one place that knows its SQL.
- * Statements come from `query()`, which caches them on the connection and finalizes them on close.
+ * One chunk's data: its rows' values in `COLUMNS` order, as a JSON array of arrays, zstd-compressed
+ * (level 1: ~0.2 µs per row; JSON.stringify is most of the cost). A cost that is not an exact
+ * number (never for one request: 2^53 pico-USD is 9,007 USD) is stored as a string of digits.
+ */
+export function encodeChunk(rows: readonly RequestRow[]): Uint8Array {
+  const values: unknown[][] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const v: unknown[] = [];
+    pushRowValues(v, rows[i]!);
+    const cost = v[COST_INDEX];
+    if (typeof cost === "bigint") v[COST_INDEX] = Number.isSafeInteger(Number(cost)) ? Number(cost) : cost.toString();
+    values[i] = v;
+  }
+  return Bun.zstdCompressSync(JSON.stringify(values), { level: 1 });
+}
+
+const utf8 = new TextDecoder();
+
+/** The rows of a stored chunk, in the order they were written. */
+export function decodeChunk(format: number, data: Uint8Array | string): RequestRow[] {
+  const text = typeof data === "string" ? data : utf8.decode(format === FORMAT_ZSTD ? Bun.zstdDecompressSync(data) : data);
+  const values = JSON.parse(text) as unknown[][];
+  const rows: RequestRow[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) rows[i] = rowOf(values[i]!);
+  return rows;
+}
+
+/** A row from its values in `COLUMNS` order (written out, like pushRowValues, so every row has one shape). */
+function rowOf(v: unknown[]): RequestRow {
+  const cost = v[25];
+  return {
+    id: v[0], received_at: v[1], first_byte_at: v[2], finished_at: v[3], client_key_id: v[4], endpoint: v[5],
+    requested_model: v[6], provider: v[7], provider_type: v[8], upstream_model: v[9], response_model: v[10],
+    pricing_entry: v[11], pricing_rule: v[12], attempts: v[13], status: v[14], error_class: v[15], error_message: v[16],
+    stream: v[17], input_tokens: v[18], cached_tokens: v[19], cache_write_tokens: v[20], output_tokens: v[21],
+    reasoning_tokens: v[22], usage_estimated: v[23], usage_raw: v[24], cost_pico: typeof cost === "string" ? BigInt(cost) : cost,
+    cost_breakdown: v[26], warnings: v[27], latency_ms: v[28], ttfb_ms: v[29], client_ip: v[30], user_agent: v[31],
+    project: v[32],
+  } as RequestRow;
+}
+
+/** The terms of a chunk (see `requestChunkTerms` in schema.ts) that `rows` add to. */
+function addTerms(terms: Set<string>, r: RequestRow): void {
+  if (r.provider !== null) terms.add("p:" + r.provider);
+  if (r.requested_model !== null) terms.add("m:" + r.requested_model);
+  if (r.client_key_id !== null) terms.add("k:" + r.client_key_id);
+  if (r.project !== null) terms.add("j:" + r.project);
+  terms.add(r.status >= 400 ? "e" : "o");
+}
+
+/** A row that answered with tokens and had no price (counted for the pricing page). */
+export const isUnpriced = (r: RequestRow) => r.cost_pico === null && r.status < 400 && (r.input_tokens !== null || r.output_tokens !== null);
+
+/** Per-hour counts of unpriced rows by provider and model, summed for one batch (or recompute). */
+export class UnpricedDeltas {
+  readonly byKey = new Map<string, { bucket: number; provider: string; provider_type: string; model: string; requests: number; last_seen: number }>();
+
+  add(r: RequestRow, by = 1): void {
+    const bucket = r.received_at - (r.received_at % HOUR);
+    const provider = r.provider ?? "";
+    const providerType = r.provider_type ?? "";
+    const model = r.response_model ?? r.upstream_model ?? "";
+    const key = `${bucket}\u0000${provider}\u0000${providerType}\u0000${model}`;
+    const d = this.byKey.get(key);
+    if (d) {
+      d.requests += by;
+      if (by > 0 && r.received_at > d.last_seen) d.last_seen = r.received_at;
+    } else this.byKey.set(key, { bucket, provider, provider_type: providerType, model, requests: by, last_seen: by > 0 ? r.received_at : 0 });
+  }
+}
+
+/**
+ * The request log's storage: prepared statements for the writer (compressed chunks of rows, their
+ * terms and the rollup upserts, in one transaction per batch), retention, and the read API. The one
+ * place that knows its SQL. Statements come from `query()`, which caches them on the connection and
+ * finalizes them on close.
+ *
+ * Rows are stored in chunks (`request_chunks`, see schema.ts): one SQLite row per CHUNK_ROWS
+ * requests instead of one per request with four indexes. Reads decode the chunks they need: a page
+ * of the newest rows reads one or two; a filtered page reads only chunks whose terms match.
  */
 export class RequestLogStore {
-  private readonly insertRow: Statement;
   private readonly insertChunk: Statement;
+  private readonly insertTerm: Statement;
   private readonly insertBody: Statement;
   private readonly upsertRollup: Record<RollupTable, Statement>;
-  private readonly writeBatchTx: (rows: RequestRow[], bodies: BodyRow[], rowByRow: boolean) => void;
+  private readonly upsertUnpriced: Statement;
+  private readonly writeBatchTx: (rows: RequestRow[], bodies: BodyRow[]) => void;
 
-  constructor(readonly sqlite: Database) {
-    const insert = (rows: number) =>
-      sqlite.query(
-        `INSERT OR IGNORE INTO requests (${COLUMNS.join(", ")}) VALUES ${Array(rows).fill(`(${COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
-      );
-    this.insertRow = insert(1);
-    this.insertChunk = insert(INSERT_CHUNK);
+  constructor(
+    readonly sqlite: Database,
+    private readonly options: { listBudgetMs?: number } = {},
+  ) {
+    this.insertChunk = sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, ?, ?, ?)");
+    this.insertTerm = sqlite.query("INSERT OR IGNORE INTO request_chunk_terms (chunk, term) VALUES (?, ?)");
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
     const keyCols = ["bucket", "provider", "model", "client_key_id", "project"];
     const addCols = [...SUM_COLUMNS, ...HIST_COLUMNS];
@@ -272,55 +352,77 @@ export class RequestLogStore {
          ON CONFLICT (${keyCols.join(", ")}) DO UPDATE SET ${addCols.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
       );
     this.upsertRollup = { rollup_minute: mk("rollup_minute"), rollup_hour: mk("rollup_hour") };
-    this.writeBatchTx = sqlite.transaction((rows: RequestRow[], bodies: BodyRow[], rowByRow: boolean) => {
+    this.upsertUnpriced = sqlite.query(
+      `INSERT INTO request_unpriced (bucket, provider, provider_type, model, requests, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (bucket, provider, provider_type, model) DO UPDATE SET requests = requests + excluded.requests, last_seen = max(last_seen, excluded.last_seen)`,
+    );
+    this.writeBatchTx = sqlite.transaction((rows: RequestRow[], bodies: BodyRow[]) => {
       const deltas = new RollupDeltas();
-      let i = 0;
-      // Full chunks in one multi-row INSERT each (less per-statement work than a statement per row:
-      // ~1–3 µs per row in an isolated benchmark). Values go in as one array, not spread into
-      // arguments: bun:sqlite binds an array argument positionally, without copying 660 arguments
-      // (1.46 → 1.30 µs per row in an insert-only microbenchmark). A chunk that inserts fewer rows than it holds met a
-      // row written before: the caller redoes the whole batch row by row, which counts each row once.
-      if (!rowByRow) {
-        for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
-          const args: unknown[] = [];
-          for (let j = i; j < i + INSERT_CHUNK; j++) pushRowValues(args, rows[j]!);
-          if (this.insertChunk.run(args as never).changes !== INSERT_CHUNK) throw new RowWrittenBefore();
-          for (let j = i; j < i + INSERT_CHUNK; j++) deltas.add(rows[j]!);
+      const unpriced = new UnpricedDeltas();
+      for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+        const part = rows.length <= CHUNK_ROWS ? rows : rows.slice(i, i + CHUNK_ROWS);
+        let first = part[0]!.id;
+        let last = first;
+        const terms = new Set<string>();
+        for (let j = 0; j < part.length; j++) {
+          const r = part[j]!;
+          if (r.id < first) first = r.id;
+          if (r.id > last) last = r.id;
+          addTerms(terms, r);
+          deltas.add(r);
+          if (isUnpriced(r)) unpriced.add(r);
         }
-      }
-      for (; i < rows.length; i++) {
-        const row = rows[i]!;
-        // INSERT OR IGNORE: a row written twice (retry after a failed commit) counts once.
-        // Positional binding: measurably faster than binding 33 named parameters per row.
-        const args: unknown[] = [];
-        pushRowValues(args, row);
-        if (this.insertRow.run(args as never).changes > 0) deltas.add(row);
+        const chunk = this.insertChunk.run(first, last, part.length, FORMAT_ZSTD, encodeChunk(part)).lastInsertRowid;
+        for (const term of terms) this.insertTerm.run(chunk, term);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
-      for (const d of deltas.deltas()) {
-        this.upsertRollup[d.table].run(
-          ...([d.bucket, d.provider, d.model, d.client_key_id, d.project, ...SUM_COLUMNS.map((c) => d[c]), ...d.latency_hist, ...d.ttfb_hist] as never[]),
-        );
-      }
+      this.applyDeltas(deltas, unpriced);
     });
   }
 
-  /** Writes a batch of rows (and optional bodies) and their rollups in one transaction. */
-  writeBatch(rows: RequestRow[], bodies: BodyRow[] = []): void {
-    try {
-      this.writeBatchTx(rows, bodies, false);
-    } catch (e) {
-      if (!(e instanceof RowWrittenBefore)) throw e;
-      this.writeBatchTx(rows, bodies, true); // rolled back; again, row by row
+  /** Adds summed rollup and unpriced-count changes (inside the caller's transaction). */
+  applyDeltas(deltas: RollupDeltas, unpriced: UnpricedDeltas): void {
+    for (const d of deltas.deltas()) {
+      this.upsertRollup[d.table].run(
+        ...([d.bucket, d.provider, d.model, d.client_key_id, d.project, ...SUM_COLUMNS.map((c) => d[c]), ...d.latency_hist, ...d.ttfb_hist] as never[]),
+      );
+    }
+    for (const u of unpriced.byKey.values()) {
+      if (u.requests !== 0) this.upsertUnpriced.run(u.bucket, u.provider, u.provider_type, u.model, u.requests, u.last_seen);
     }
   }
 
-  /** Deletes up to `limit` raw rows (and bodies) received before `cutoff`; returns how many. */
+  /**
+   * Writes a batch of rows (and optional bodies) and their rollups in one transaction: all of it or,
+   * when it fails, nothing (the recorder keeps the rows and tries again).
+   */
+  writeBatch(rows: RequestRow[], bodies: BodyRow[] = []): void {
+    if (rows.length || bodies.length) this.writeBatchTx(rows, bodies);
+  }
+
+  /**
+   * Deletes chunks whose rows were all received before `cutoff`, oldest first, up to about `limit`
+   * rows (at least one chunk), and bodies of requests received before it; returns the rows deleted.
+   * A chunk with a row newer than the cutoff waits until all its rows are old.
+   */
   deleteRawBefore(cutoff: number, limit: number): number {
     const bound = idLowerBound(cutoff);
-    const n = this.sqlite.query("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE id < ? ORDER BY id LIMIT ?)").run(bound, limit).changes;
-    this.sqlite.query("DELETE FROM request_bodies WHERE id IN (SELECT id FROM request_bodies WHERE id < ? ORDER BY id LIMIT ?)").run(bound, limit);
-    return n;
+    const candidates = this.sqlite.query("SELECT id, rows FROM request_chunks WHERE last_id < ? ORDER BY last_id LIMIT ?").all(bound, limit) as Array<{ id: number; rows: number }>;
+    const chosen: number[] = [];
+    let rows = 0;
+    for (const c of candidates) {
+      if (chosen.length && rows + c.rows > limit) break;
+      chosen.push(c.id);
+      rows += c.rows;
+    }
+    this.sqlite.transaction(() => {
+      const del = this.sqlite.query("DELETE FROM request_chunks WHERE id = ?");
+      const terms = this.sqlite.query("DELETE FROM request_chunk_terms WHERE chunk = ?");
+      for (const id of chosen) del.run(id), terms.run(id);
+      this.sqlite.query("DELETE FROM request_bodies WHERE id IN (SELECT id FROM request_bodies WHERE id < ? ORDER BY id LIMIT ?)").run(bound, limit);
+      this.sqlite.query("DELETE FROM request_unpriced WHERE bucket < ?").run(cutoff - (cutoff % HOUR));
+    })();
+    return rows;
   }
 
   /** Deletes rollup rows older than `cutoff` from one table; returns how many. */
@@ -348,30 +450,112 @@ export class RequestLogStore {
     return new Map(rows.map((r) => [r.key, { day: BigInt(r.day), month: BigInt(r.month), total: BigInt(r.total) }]));
   }
 
-  /** Newest first, cursor-paginated; every filter walks an index that ends in `id`. */
+  /**
+   * Newest first, cursor-paginated (`cursor`: the id below which the next page starts). Reads
+   * chunks in order of their newest row and stops once no unread chunk can hold a row newer than
+   * the page's last; with filters, only chunks having every filter's term are read. A page that
+   * would take more than LIST_BUDGET_MS (filters that match rarely and together) comes back short
+   * (having read at least one chunk below the page's start), with a cursor that goes on where it stopped; `nextCursor` is null
+   * only at the end.
+   */
   list(filter: ListFilter = {}): { rows: RequestRow[]; nextCursor: string | null } {
+    const limit = Number.isFinite(filter.limit) ? Math.min(Math.max(Math.floor(filter.limit!), 1), 1000) : 50;
+    let upper = filter.until !== undefined ? idLowerBound(filter.until) : undefined; // exclusive
+    if (filter.cursor && (upper === undefined || filter.cursor < upper)) upper = filter.cursor;
+    const lower = filter.since !== undefined ? idLowerBound(filter.since) : undefined; // inclusive
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (filter.since !== undefined) where.push("id >= ?"), args.push(idLowerBound(filter.since));
-    if (filter.until !== undefined) where.push("id < ?"), args.push(idLowerBound(filter.until));
-    if (filter.cursor) where.push("id < ?"), args.push(filter.cursor);
-    if (filter.provider) where.push("provider = ?"), args.push(filter.provider);
-    if (filter.model) where.push("requested_model = ?"), args.push(filter.model);
-    if (filter.clientKeyId) where.push("client_key_id = ?"), args.push(filter.clientKeyId);
-    if (filter.project) where.push("project = ?"), args.push(filter.project);
-    if (filter.status === "ok") where.push("status < 400");
-    if (filter.status === "error") where.push("status >= 400");
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
-    const sql = `SELECT * FROM requests ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ${limit + 1}`;
-    const rows = this.sqlite.query(sql).all(...args) as RequestRow[];
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    return { rows, nextCursor: more ? rows[rows.length - 1]!.id : null };
+    if (upper !== undefined) where.push("first_id < ?"), args.push(upper);
+    if (lower !== undefined) where.push("last_id >= ?"), args.push(lower);
+    const terms: string[] = [];
+    if (filter.provider) terms.push("p:" + filter.provider);
+    if (filter.model) terms.push("m:" + filter.model);
+    if (filter.clientKeyId) terms.push("k:" + filter.clientKeyId);
+    if (filter.project) terms.push("j:" + filter.project);
+    if (filter.status === "ok") terms.push("o");
+    if (filter.status === "error") terms.push("e");
+    for (const term of terms) where.push("EXISTS (SELECT 1 FROM request_chunk_terms t WHERE t.chunk = c.id AND t.term = ?)"), args.push(term);
+    const sql = `SELECT id, last_id, format, data FROM request_chunks c ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY last_id DESC, id DESC`;
+    const matches = (r: RequestRow) =>
+      (upper === undefined || r.id < upper) &&
+      (lower === undefined || r.id >= lower) &&
+      (!filter.provider || r.provider === filter.provider) &&
+      (!filter.model || r.requested_model === filter.model) &&
+      (!filter.clientKeyId || r.client_key_id === filter.clientKeyId) &&
+      (!filter.project || r.project === filter.project) &&
+      (filter.status !== "ok" || r.status < 400) &&
+      (filter.status !== "error" || r.status >= 400);
+    const newestFirst = (a: RequestRow, b: RequestRow) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+    let found: RequestRow[] = [];
+    const started = performance.now();
+    const budget = this.options.listBudgetMs ?? LIST_BUDGET_MS;
+    // Stopping early must move the cursor: only after reading a chunk whose newest row is below the
+    // page's upper bound (a wide chunk above it, read first on every call, does not count).
+    let progressed = false;
+    for (const chunk of this.sqlite.query(sql).iterate(...args) as IterableIterator<{ id: number; last_id: string; format: number; data: Uint8Array }>) {
+      // Every unread chunk's rows are <= its last_id: once the page is full of newer rows, done.
+      if (found.length > limit && chunk.last_id < found[limit]!.id) break;
+      if (progressed && performance.now() - started > budget) {
+        // Out of time: return what is certain (rows above this chunk's newest), go on from there.
+        const certain = found.filter((r) => r.id > chunk.last_id).sort(newestFirst);
+        if (certain.length > limit) return { rows: certain.slice(0, limit), nextCursor: certain[limit - 1]!.id };
+        // `id < last_id + "~"` is `id <= last_id`: "~" sorts after every character of an id.
+        return { rows: certain, nextCursor: chunk.last_id + "~" };
+      }
+      if (upper === undefined || chunk.last_id < upper) progressed = true;
+      for (const r of decodeChunk(chunk.format, chunk.data)) if (matches(r)) found.push(r);
+      if (found.length > limit) found = found.sort(newestFirst).slice(0, limit + 1);
+    }
+    found.sort(newestFirst);
+    const more = found.length > limit;
+    if (more) found.length = limit;
+    return { rows: found, nextCursor: more ? found[found.length - 1]!.id : null };
+  }
+
+  /**
+   * Every row received since `since` (all rows without it), chunk by chunk in the order the chunks
+   * were written (not sorted by id: a long request's row lands in a later chunk than newer ones).
+   */
+  *rows(since?: number): Generator<RequestRow> {
+    const lower = since !== undefined ? idLowerBound(since) : "";
+    const page = this.sqlite.query("SELECT id, format, data FROM request_chunks WHERE last_id >= ? AND id > ? ORDER BY id LIMIT 16");
+    let after = 0;
+    for (;;) {
+      const chunks = page.all(lower, after) as Array<{ id: number; format: number; data: Uint8Array }>;
+      if (!chunks.length) return;
+      for (const c of chunks) for (const r of decodeChunk(c.format, c.data)) if (r.id >= lower) yield r;
+      after = chunks[chunks.length - 1]!.id;
+    }
+  }
+
+  /** Up to `limit` chunks after chunk `afterId` holding rows received since `since`, decoded, in write order. */
+  chunksSince(since: number, afterId: number, limit: number): Array<{ id: number; rows: RequestRow[] }> {
+    const chunks = this.sqlite
+      .query("SELECT id, format, data FROM request_chunks WHERE last_id >= ? AND id > ? ORDER BY id LIMIT ?")
+      .all(idLowerBound(since), afterId, limit) as Array<{ id: number; format: number; data: Uint8Array }>;
+    return chunks.map((c) => ({ id: c.id, rows: decodeChunk(c.format, c.data) }));
+  }
+
+  /** Stores a chunk's rows again after some were changed (cost recomputation); ids and terms stay. */
+  rewriteChunk(id: number, rows: readonly RequestRow[]): void {
+    this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_ZSTD, encodeChunk(rows), id);
+  }
+
+  /** How many rows are stored. */
+  count(): number {
+    return (this.sqlite.query("SELECT coalesce(sum(rows), 0) AS n FROM request_chunks").get() as { n: number }).n;
   }
 
   /** One request and its stored bodies (gzip; null when bodies were not recorded). */
   get(id: string): { row: RequestRow; requestGz: Uint8Array | null; responseGz: Uint8Array | null } | null {
-    const row = this.sqlite.query("SELECT * FROM requests WHERE id = ?").get(id) as RequestRow | null;
+    const chunks = this.sqlite
+      .query("SELECT format, data FROM request_chunks WHERE last_id >= ?1 AND first_id <= ?1 ORDER BY last_id")
+      .iterate(id) as IterableIterator<{ format: number; data: Uint8Array }>;
+    let row: RequestRow | undefined;
+    for (const c of chunks) {
+      row = decodeChunk(c.format, c.data).find((r) => r.id === id);
+      if (row) break;
+    }
     if (!row) return null;
     const body = this.sqlite.query("SELECT request_gz, response_gz FROM request_bodies WHERE id = ?").get(id) as
       | { request_gz: Uint8Array | null; response_gz: Uint8Array | null }
@@ -418,15 +602,18 @@ export class RequestLogStore {
     };
   }
 
-  /** Models that answered with tokens but had no price, most recent first (for the pricing page). */
+  /**
+   * Models that answered with tokens but had no price, most recent first (for the pricing page),
+   * from per-hour counts: `since` is rounded down to its hour.
+   */
   unpricedModels(since: number): Array<{ provider: string | null; provider_type: string | null; model: string | null; requests: number; last_seen: number }> {
     return this.sqlite
       .query(
-        `SELECT provider, provider_type, coalesce(response_model, upstream_model) AS model, count(*) AS requests, max(received_at) AS last_seen
-         FROM requests WHERE id >= ? AND cost_pico IS NULL AND status < 400 AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
-         GROUP BY provider, provider_type, model ORDER BY last_seen DESC LIMIT 200`,
+        `SELECT nullif(provider, '') AS provider, nullif(provider_type, '') AS provider_type, nullif(model, '') AS model,
+           sum(requests) AS requests, max(last_seen) AS last_seen
+         FROM request_unpriced WHERE bucket >= ? GROUP BY provider, provider_type, model HAVING sum(requests) > 0
+         ORDER BY last_seen DESC LIMIT 200`,
       )
-      .all(idLowerBound(since)) as never;
+      .all(since - (since % HOUR)) as never;
   }
-
 }

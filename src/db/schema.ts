@@ -1,5 +1,4 @@
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { sql } from "drizzle-orm";
 
 /**
  * All tables. Each later feature adds its tables here and generates a migration with
@@ -44,59 +43,57 @@ export const clientKeys = sqliteTable(
 );
 
 /**
- * The request log: one row per authenticated /v1 request. `id` is time-sortable (ULID-style), so
- * time ranges and cursor pagination both walk the primary key. Costs are exact integers in
- * pico-dollars (1e-12 USD: exact for every models.dev price, which have at most 6 decimals per
- * million tokens); `cost_pico` is NULL when the model has no price (never a silent 0).
+ * The request log, one row per authenticated /v1 request, stored in chunks: each chunk holds up to
+ * CHUNK_ROWS rows (db/request-log.ts) of one writer batch as a JSON array of rows (values in
+ * `COLUMNS` order), zstd-compressed (`format` 1) or plain JSON text (`format` 0: rows moved from the
+ * old one-row-per-request table by migration 0006). `first_id`/`last_id` bound the chunk's request
+ * ids (time-ordered, so time ranges are id ranges); readers go through RequestLogStore.
+ * Why chunks: a SQLite row per request (33 columns, four indexes) cost ~7-8 µs of CPU per request
+ * on disk, the largest part of the log's cost; a compressed chunk costs a fraction of that and the
+ * log takes ~10x less disk.
  */
-export const requests = sqliteTable(
-  "requests",
+export const requestChunks = sqliteTable(
+  "request_chunks",
   {
-    id: text("id").primaryKey(),
-    receivedAt: integer("received_at").notNull(),
-    firstByteAt: integer("first_byte_at"),
-    finishedAt: integer("finished_at").notNull(),
-    clientKeyId: text("client_key_id"),
-    endpoint: text("endpoint").notNull(),
-    requestedModel: text("requested_model"),
-    provider: text("provider"),
-    providerType: text("provider_type"),
-    upstreamModel: text("upstream_model"),
-    responseModel: text("response_model"),
-    pricingEntry: text("pricing_entry"),
-    pricingRule: text("pricing_rule"),
-    attempts: text("attempts"),
-    status: integer("status").notNull(),
-    errorClass: text("error_class"),
-    errorMessage: text("error_message"),
-    stream: integer("stream", { mode: "boolean" }).notNull(),
-    inputTokens: integer("input_tokens"),
-    cachedTokens: integer("cached_tokens"),
-    cacheWriteTokens: integer("cache_write_tokens"),
-    outputTokens: integer("output_tokens"),
-    reasoningTokens: integer("reasoning_tokens"),
-    usageEstimated: integer("usage_estimated", { mode: "boolean" }).notNull().default(false),
-    usageRaw: text("usage_raw"),
-    costPico: integer("cost_pico"),
-    costBreakdown: text("cost_breakdown"),
-    warnings: text("warnings"),
-    latencyMs: integer("latency_ms").notNull(),
-    ttfbMs: integer("ttfb_ms"),
-    clientIp: text("client_ip"),
-    userAgent: text("user_agent"),
-    /** Optional attribution from the `x-llm-proxy-project` header (per agent session/project). */
-    project: text("project"),
+    id: integer("id").primaryKey(),
+    firstId: text("first_id").notNull(),
+    lastId: text("last_id").notNull(),
+    rows: integer("rows").notNull(),
+    format: integer("format").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
   },
-  (t) => [
-    // Partial: most rows have no project, and `project = ?` implies `project IS NOT NULL`.
-    index("requests_project_idx").on(t.project, t.id).where(sql`${t.project} IS NOT NULL`),
-    index("requests_key_idx").on(t.clientKeyId, t.id),
-    index("requests_provider_idx").on(t.provider, t.id),
-    index("requests_model_idx").on(t.requestedModel, t.id),
-    // No index on received_at: ids are time-ordered, so time ranges are id ranges (idLowerBound).
-    // The table is WITHOUT ROWID (migration 0004; drizzle cannot declare it): clustered on the
-    // time-ordered id, one b-tree instead of a rowid table plus a primary-key index.
-  ],
+  (t) => [index("request_chunks_last_id_idx").on(t.lastId)],
+);
+
+/**
+ * What each chunk holds, for filtered lists: `p:<provider>`, `m:<requested model>`, `k:<client key
+ * id>`, `j:<project>`, `e` (a row with status >= 400), `o` (a row below 400). A filtered list reads
+ * only the chunks that have every term it asks for.
+ */
+export const requestChunkTerms = sqliteTable(
+  "request_chunk_terms",
+  {
+    chunk: integer("chunk").notNull(),
+    term: text("term").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chunk, t.term] }), index("request_chunk_terms_term_idx").on(t.term, t.chunk)],
+);
+
+/**
+ * Requests that answered with tokens but had no price, per hour and provider/model (for the pricing
+ * page's list of unpriced models), kept by the log writer and by cost recomputation.
+ */
+export const requestUnpriced = sqliteTable(
+  "request_unpriced",
+  {
+    bucket: integer("bucket").notNull(),
+    provider: text("provider").notNull(),
+    providerType: text("provider_type").notNull(),
+    model: text("model").notNull(),
+    requests: integer("requests").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.provider, t.providerType, t.model] })],
 );
 
 /** Request and response bodies, only when enabled; gzip-compressed, secrets redacted. */

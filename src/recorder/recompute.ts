@@ -1,6 +1,6 @@
 import type { Usage } from "../core/types.ts";
 import { idLowerBound } from "./ids.ts";
-import type { RequestLogStore, RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, isUnpriced, RollupDeltas, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
 import type { Pricer } from "./recorder.ts";
 
 export type RecomputeReport = { scanned: number; changed: number; newlyPriced: number; unpriced: number; deltaPico: bigint };
@@ -19,49 +19,60 @@ function usageOf(row: RequestRow): Usage {
 
 /**
  * Re-prices stored rows received since `since` with the current registry and overrides (after a
- * price was added or corrected), and moves the rollups by the same amounts, in transactions of
- * `batch` rows. Rows whose price does not change are left alone.
+ * price was added or corrected), and moves the rollups and unpriced counts by the same amounts, a
+ * few chunks (about `batch` rows) per transaction. Chunks where no price changes are left alone.
  */
 export function recomputeCosts(store: RequestLogStore, price: Pricer, since: number, batch = 1000): RecomputeReport {
   const report: RecomputeReport = { scanned: 0, changed: 0, newlyPriced: 0, unpriced: 0, deltaPico: 0n };
   const db = store.sqlite;
-  const page = db.query(
-    "SELECT *, CAST(cost_pico AS TEXT) AS cost_text FROM requests WHERE id >= ? AND id > ? AND status < 500 AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL) ORDER BY id LIMIT ?",
-  );
-  const update = db.query("UPDATE requests SET cost_pico = ?, cost_breakdown = ?, pricing_entry = ?, pricing_rule = ? WHERE id = ?");
+  const lower = idLowerBound(since);
   const rollup = (table: string) =>
     db.query(`UPDATE ${table} SET cost_pico = cost_pico + ?, unpriced = unpriced + ? WHERE bucket = ? AND provider = ? AND model = ? AND client_key_id = ? AND project = ?`);
   const rollups = [
     { stmt: rollup("rollup_minute"), size: 60_000 },
     { stmt: rollup("rollup_hour"), size: 3_600_000 },
   ];
-  const apply = db.transaction((rows: Array<RequestRow & { cost_text: string | null }>) => {
-    for (const row of rows) {
-      report.scanned++;
-      const priced = price({ providerType: row.provider_type ?? undefined, provider: row.provider ?? undefined, models: [row.response_model ?? undefined, row.upstream_model ?? undefined], usage: usageOf(row) });
-      const before = row.cost_text === null ? null : BigInt(row.cost_text);
-      const after = priced.costPico;
-      if (after === null) report.unpriced++;
-      if (before === after && (row.pricing_entry ?? null) === (priced.entry ?? null)) continue;
-      update.run(after, priced.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null, priced.entry ?? null, priced.rule ?? null, row.id);
-      report.changed++;
-      if (before === null && after !== null) report.newlyPriced++;
-      const delta = (after ?? 0n) - (before ?? 0n);
-      report.deltaPico += delta;
-      // Rollups count a row as unpriced when it succeeded with tokens and had no price.
-      const unpricedDelta = (after === null ? 1 : 0) - (before === null ? 1 : 0);
-      for (const { stmt, size } of rollups) {
-        const bucket = row.received_at - (row.received_at % size);
-        stmt.run(delta, row.status < 400 ? unpricedDelta : 0, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "", row.project ?? "");
+  const apply = db.transaction((chunks: Array<{ id: number; rows: RequestRow[] }>) => {
+    const unpricedCounts = new UnpricedDeltas();
+    for (const chunk of chunks) {
+      let changed = false;
+      for (const row of chunk.rows) {
+        if (row.id < lower || row.status >= 500 || (row.input_tokens === null && row.output_tokens === null)) continue;
+        report.scanned++;
+        const priced = price({ providerType: row.provider_type ?? undefined, provider: row.provider ?? undefined, models: [row.response_model ?? undefined, row.upstream_model ?? undefined], usage: usageOf(row) });
+        const before = row.cost_pico === null ? null : BigInt(row.cost_pico);
+        const after = priced.costPico;
+        if (after === null) report.unpriced++;
+        if (before === after && (row.pricing_entry ?? null) === (priced.entry ?? null)) continue;
+        const wasUnpriced = isUnpriced(row);
+        row.cost_pico = after;
+        row.cost_breakdown = priced.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null;
+        row.pricing_entry = priced.entry ?? null;
+        row.pricing_rule = priced.rule ?? null;
+        changed = true;
+        report.changed++;
+        if (before === null && after !== null) report.newlyPriced++;
+        const delta = (after ?? 0n) - (before ?? 0n);
+        report.deltaPico += delta;
+        if (wasUnpriced !== isUnpriced(row)) unpricedCounts.add(row, wasUnpriced ? -1 : 1);
+        // Rollups count a row as unpriced when it succeeded with tokens and had no price.
+        const unpricedDelta = (after === null ? 1 : 0) - (before === null ? 1 : 0);
+        for (const { stmt, size } of rollups) {
+          const bucket = row.received_at - (row.received_at % size);
+          stmt.run(delta, row.status < 400 ? unpricedDelta : 0, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "", row.project ?? "");
+        }
       }
+      if (changed) store.rewriteChunk(chunk.id, chunk.rows);
     }
+    store.applyDeltas(new RollupDeltas(), unpricedCounts);
   });
-  let cursor = "";
+  const perTransaction = Math.max(1, Math.ceil(batch / CHUNK_ROWS));
+  let after = 0;
   for (;;) {
-    const rows = page.all(idLowerBound(since), cursor, batch) as Array<RequestRow & { cost_text: string | null }>;
-    if (!rows.length) break;
-    apply(rows);
-    cursor = rows[rows.length - 1]!.id;
+    const chunks = store.chunksSince(since, after, perTransaction);
+    if (!chunks.length) break;
+    apply(chunks);
+    after = chunks[chunks.length - 1]!.id;
   }
   return report;
 }

@@ -2,12 +2,13 @@ import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import { openDatabase } from "../db/client.ts";
 import { runMigrations } from "../db/migrate.ts";
-import { COLUMNS, INSERT_CHUNK, pushRowValues, RequestLogStore, type RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, COLUMNS, pushRowValues, RequestLogStore, type RequestRow } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { tempDir } from "../testing/temp.ts";
 import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
 import { Recorder, redactBody, type RequestRecord } from "./recorder.ts";
 import { runRetention } from "./retention.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 function setup(options: Partial<ConstructorParameters<typeof Recorder>[0]> = {}) {
   const h = openDatabase(path.join(tempDir(), "log.db"));
@@ -60,9 +61,9 @@ describe("recorder", () => {
     const { h, recorder, store } = setup();
     const base = Date.now() - 10_000;
     for (let i = 0; i < 450; i++) recorder.record(record(i, base + i), false);
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 0 }); // nothing written on the request path
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 0 }); // nothing written on the request path
     recorder.flush();
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 450 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 450 });
     expect(recorder.stats.flushes).toBe(5);
     const { rows } = store.list({ limit: 1 });
     expect(rows[0]!.cost_pico).toBe((100 + 449) * 2_500_000 + 20 * 10_000_000);
@@ -77,16 +78,16 @@ describe("recorder", () => {
     for (let i = 0; i < 600; i++) recorder.record(record(i, base + i * 1000), false); // 10 minutes
     recorder.flush();
     const [exact] = store.aggregate({ from: base, to: base + 3_600_000 });
-    const rawCost = h.sqlite.query("SELECT CAST(sum(cost_pico) AS TEXT) AS c FROM requests").get() as { c: string };
+    const rawCost = requestsTable(h.sqlite).query("SELECT CAST(sum(cost_pico) AS TEXT) AS c FROM requests").get() as { c: string };
     expect(exact!.cost_pico).toBe(BigInt(rawCost.c));
     for (const table of ["rollup_minute", "rollup_hour"]) {
       const roll = h.sqlite.query(`SELECT sum(requests) r, sum(errors) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_pico) c, sum(latency_sum_ms) l FROM ${table}`).get();
-      const raw = h.sqlite.query("SELECT count(*) r, sum(status >= 400) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_pico) c, sum(latency_ms) l FROM requests").get();
+      const raw = requestsTable(h.sqlite).query("SELECT count(*) r, sum(status >= 400) e, sum(input_tokens) i, sum(output_tokens) o, sum(cost_pico) c, sum(latency_ms) l FROM requests").get();
       expect(roll).toEqual(raw);
     }
     const byProvider = store.aggregate({ from: base, to: base + 3_600_000, groupBy: "provider" });
     const counts = Object.fromEntries(byProvider.map((g) => [g.group, g.requests]));
-    const recount = h.sqlite.query("SELECT provider, count(*) n FROM requests GROUP BY provider").all() as Array<{ provider: string; n: number }>;
+    const recount = requestsTable(h.sqlite).query("SELECT provider, count(*) n FROM requests GROUP BY provider").all() as Array<{ provider: string; n: number }>;
     expect(counts).toEqual(Object.fromEntries(recount.map((r) => [r.provider, r.n])));
     const series = store.series({ from: base, to: base + 600_000, points: 5 });
     expect(series.step).toBe(120_000);
@@ -132,30 +133,44 @@ describe("recorder", () => {
     expect(out).toEqual(COLUMNS.map((c) => `value of ${c}`));
   });
 
-  test("multi-row inserts store the same rows as single-row inserts; rows written before count once", () => {
+  test("a batch larger than a chunk is stored in several chunks, read back as single-row chunks are", () => {
     const base = Date.UTC(2026, 10, 1, 10, 0, 0);
-    const records = Array.from({ length: 2 * INSERT_CHUNK + 7 }, (_, i) => record(i, base + i * 1000));
+    const records = Array.from({ length: 2 * CHUNK_ROWS + 7 }, (_, i) => record(i, base + i * 1000));
     const chunked = setup({ batchSize: 1000 });
     const single = setup({ batchSize: 1 });
     for (const r of records) chunked.recorder.record(r, false), single.recorder.record(r, false);
     chunked.recorder.flush();
     single.recorder.flush();
-    const all = (h: typeof chunked.h) => h.sqlite.query("SELECT * FROM requests ORDER BY id").all();
+    const chunks = (h: typeof chunked.h) => h.sqlite.query("SELECT rows FROM request_chunks ORDER BY id").all();
+    expect(chunks(chunked.h)).toEqual([{ rows: CHUNK_ROWS }, { rows: CHUNK_ROWS }, { rows: 7 }]);
+    expect(chunks(single.h)).toHaveLength(records.length);
+    const all = (h: typeof chunked.h) => requestsTable(h.sqlite).query("SELECT * FROM requests ORDER BY id").all();
     expect(all(chunked.h)).toHaveLength(records.length);
     expect(all(chunked.h)).toEqual(all(single.h));
-    // A batch holding rows already stored (a retried commit): the chunk notices, the batch is redone
-    // row by row, and each row is stored and counted once.
-    const more = Array.from({ length: INSERT_CHUNK }, (_, i) => record(i, base + 3_600_000 + i * 1000));
-    for (const r of [...records.slice(0, 5), ...more, ...records.slice(30)]) chunked.recorder.record(r, false);
-    chunked.recorder.flush();
-    expect(chunked.recorder.stats.failures).toBe(0);
-    const total = records.length + more.length;
-    expect(chunked.h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: total });
-    for (const table of ["rollup_minute", "rollup_hour"]) {
-      expect(chunked.h.sqlite.query(`SELECT sum(requests) AS n FROM ${table}`).get()).toEqual({ n: total });
-    }
+    expect(chunked.store.count()).toBe(records.length);
     chunked.h.close();
     single.h.close();
+  });
+
+  test("a batch that fails part-way stores nothing; the retry stores and counts each row once", () => {
+    const { h, recorder, store } = setup({ batchSize: 1000 });
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    for (let i = 0; i < CHUNK_ROWS + 7; i++) recorder.record(record(i, base + i * 1000), false);
+    // The second chunk's insert fails (as a full disk would), after the first chunk was inserted.
+    h.sqlite.run("CREATE TEMP TRIGGER fail_chunk BEFORE INSERT ON request_chunks WHEN NEW.rows = 7 BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    recorder.flush();
+    expect(recorder.stats.failures).toBe(1);
+    expect(recorder.queued).toBe(CHUNK_ROWS + 7);
+    expect(h.sqlite.query("SELECT count(*) AS n FROM request_chunks").get()).toEqual({ n: 0 });
+    expect(h.sqlite.query("SELECT count(*) AS n FROM rollup_minute").get()).toEqual({ n: 0 });
+    h.sqlite.run("DROP TRIGGER fail_chunk");
+    recorder.flush();
+    expect(recorder.queued).toBe(0);
+    expect(store.count()).toBe(CHUNK_ROWS + 7);
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      expect(h.sqlite.query(`SELECT sum(requests) AS n FROM ${table}`).get()).toEqual({ n: CHUNK_ROWS + 7 });
+    }
+    h.close();
   });
 
   test("a full queue makes producers wait instead of dropping rows", async () => {
@@ -165,7 +180,7 @@ describe("recorder", () => {
     expect(recorder.stats.waits).toBe(250);
     await Promise.all(waits);
     recorder.flush();
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 350 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 350 });
     h.close();
   });
 
@@ -183,7 +198,7 @@ describe("recorder", () => {
     expect(recorder.queued).toBe(10);
     fail = false;
     recorder.flush();
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 10 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 10 });
     h.close();
   });
 
@@ -275,7 +290,7 @@ describe("recorder", () => {
     recorder.begin();
     setTimeout(() => recorder.record(record(1)), 50);
     await recorder.stop();
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 1 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 1 });
     h.close();
   });
 
@@ -317,20 +332,93 @@ describe("store", () => {
     h.close();
   });
 
+  test("pages are newest first and complete across overlapping chunks, with filters, also when cut short by the time budget", () => {
+    const { h, store } = setup();
+    // Deterministic pseudo-random: rows finish out of id order (a long request's row is written in
+    // a later batch than newer ones), in batches of 1-300 rows, so chunks' id ranges overlap.
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    const all: RequestRow[] = [];
+    const rowOf = (i: number): RequestRow => {
+      const r = record(i, base + rand(3_600_000));
+      return {
+        id: r.id, received_at: r.receivedAt, first_byte_at: null, finished_at: r.finishedAt, client_key_id: ["key_a", "key_b", null][i % 3]!,
+        endpoint: "chat.completions", requested_model: ["gpt-4o", "smart"][i % 2]!, provider: ["openai", "deepseek", "xai", "gemini"][i % 4]!,
+        provider_type: "openai", upstream_model: "gpt-4o", response_model: null, pricing_entry: null, pricing_rule: null, attempts: null,
+        status: i % 13 === 0 ? 500 : 200, error_class: null, error_message: null, stream: 0, input_tokens: 1, cached_tokens: null,
+        cache_write_tokens: null, output_tokens: 1, reasoning_tokens: null, usage_estimated: 0, usage_raw: null, cost_pico: BigInt(i),
+        cost_breakdown: null, warnings: null, latency_ms: 5, ttfb_ms: null, client_ip: null, user_agent: null, project: i % 7 === 0 ? "p1" : null,
+      };
+    };
+    for (let i = 0; i < 3000; i++) all.push(rowOf(i));
+    const shuffled = [...all].sort(() => rand(3) - 1);
+    for (let i = 0; i < shuffled.length; ) {
+      const n = 1 + rand(300);
+      store.writeBatch(shuffled.slice(i, i + n));
+      i += n;
+    }
+    const newestFirst = (a: RequestRow, b: RequestRow) => (a.id < b.id ? 1 : -1);
+    const filters = [
+      {},
+      { provider: "xai" },
+      { clientKeyId: "key_b", status: "error" as const },
+      { project: "p1", model: "smart" },
+      { since: base + 600_000, until: base + 1_800_000, provider: "openai" },
+    ];
+    let shortPages = 0;
+    for (const budget of [undefined, 0]) {
+      const s = new RequestLogStore(h.sqlite, { listBudgetMs: budget });
+      for (const f of filters) {
+        const expected = all
+          .filter((r) =>
+            (!("provider" in f) || r.provider === f.provider) && (!("clientKeyId" in f) || r.client_key_id === f.clientKeyId) &&
+            (!("status" in f) || r.status >= 400) && (!("project" in f) || r.project === f.project) &&
+            (!("model" in f) || r.requested_model === f.model) &&
+            (!("since" in f) || (r.received_at >= f.since! && r.received_at < f.until!)))
+          .sort(newestFirst)
+          .map((r) => r.id);
+        const got: string[] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = s.list({ ...f, cursor, limit: 37 });
+          got.push(...page.rows.map((r) => r.id));
+          if (!page.nextCursor) break;
+          if (page.rows.length < 37) shortPages++;
+          cursor = page.nextCursor;
+        }
+        expect(got).toEqual(expected);
+      }
+      // Only the budget of 0 (one chunk below the cursor a call) cuts pages short: the same rows.
+      expect(shortPages > 0).toBe(budget === 0);
+    }
+    const one = all[1234]!;
+    expect(store.get(one.id)?.row).toEqual({ ...one, cost_pico: 1234 });
+    h.close();
+  });
+
   test("retention deletes only raw rows older than the cutoff, in batches", async () => {
     const { h, recorder } = setup();
     const now = Date.now();
     const day = 86_400_000;
     for (let i = 0; i < 120; i++) recorder.record(record(i, now - 40 * day + i), false);
+    recorder.flush(); // chunks of 100 and 20 rows
     for (let i = 0; i < 30; i++) recorder.record(record(i, now - 2 * day + i), false);
+    recorder.flush();
+    // A chunk holding rows on both sides of the cutoff (a long request's row is written late) stays
+    // until all its rows are old.
+    recorder.record(record(0, now - 31 * day), false);
+    recorder.record(record(1, now - 29 * day), false);
     recorder.flush();
     expect(new RequestLogStore(h.sqlite).unpricedModels(0)).toEqual([]);
     const result = await runRetention(new RequestLogStore(h.sqlite), { retentionDays: 30, minuteRollupRetentionDays: 14, hourRollupRetentionDays: 400 }, now, 50);
     expect(result.raw).toBe(120);
-    expect(h.sqlite.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 30 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 32 });
     // Hour rollups of the old rows are kept (400 days); minute rollups older than 14 days are gone.
-    expect((h.sqlite.query("SELECT sum(requests) AS n FROM rollup_hour").get() as { n: number }).n).toBe(150);
+    expect((h.sqlite.query("SELECT sum(requests) AS n FROM rollup_hour").get() as { n: number }).n).toBe(152);
     expect((h.sqlite.query("SELECT sum(requests) AS n FROM rollup_minute").get() as { n: number }).n).toBe(30);
+    // Two days later both rows of that chunk are old: it goes.
+    expect((await runRetention(new RequestLogStore(h.sqlite), { retentionDays: 30, minuteRollupRetentionDays: 14, hourRollupRetentionDays: 400 }, now + 2 * day, 50)).raw).toBe(2);
     h.close();
   });
 });

@@ -19,7 +19,7 @@ export async function runRetention(store: RequestLogStore, settings: RetentionSe
   for (;;) {
     const n = store.deleteRawBefore(now - settings.retentionDays * DAY, batch);
     raw += n;
-    if (n < batch) break;
+    if (n === 0) break;
     await Bun.sleep(0);
   }
   for (const [table, days] of [

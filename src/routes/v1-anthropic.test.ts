@@ -14,6 +14,7 @@ import { anthropicClientBody } from "../providers/anthropic-test-helpers.ts";
 import { listFixtures, loadFixture, type Fixture } from "../testing/fixtures.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const ANTHROPIC_KEY = "sk-ant-fixture-anthropic-secret";
 const MODEL = "claude-sonnet-4-5-20250929";
@@ -99,7 +100,7 @@ async function checkLoggedCost(requestId: string, e: Record<string, any>) {
   for (let i = 0; i < 50 && !row; i++) {
     await Bun.sleep(60);
     const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-    row = db.query("SELECT provider, pricing_entry, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
+    row = requestsTable(db).query("SELECT provider, pricing_entry, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
     db.close();
   }
   expect(row.provider).toBe("anthropic");

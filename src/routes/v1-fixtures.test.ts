@@ -9,6 +9,7 @@ import path from "node:path";
 import { listFixtures, loadFixture, type Fixture } from "../testing/fixtures.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream } from "../testing/mock-upstream.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const PROVIDERS = [
   { fixtureDir: "openai", id: "openai", type: "openai", basePath: "/v1" },
@@ -79,7 +80,7 @@ async function checkLoggedCost(requestId: string, providerId: string, e: Record<
   for (let i = 0; i < 50 && !row; i++) {
     await Bun.sleep(60);
     const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-    row = db.query("SELECT provider, pricing_entry, pricing_rule, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
+    row = requestsTable(db).query("SELECT provider, pricing_entry, pricing_rule, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
     db.close();
   }
   expect(row.provider).toBe(providerId);

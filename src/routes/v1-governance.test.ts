@@ -15,6 +15,7 @@ import { startServer, type RunningServer } from "../server/serve.ts";
 import { freePort, PRICING_SNAPSHOT } from "../testing/cli-process.ts";
 import { startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { tempDir } from "../testing/temp.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const USD = 1_000_000_000_000;
 const enc = new TextEncoder();
@@ -106,7 +107,7 @@ const post = (g: Gateway, key: string, body: unknown, init: RequestInit = {}) =>
 function query<T>(g: Gateway, sql: string, ...args: Array<string | number>): T[] {
   const db = new Database(path.join(g.dir, "llm-proxy.db"), { readonly: true });
   try {
-    return db.query(sql).all(...args) as T[];
+    return (sql.includes("FROM requests") ? requestsTable(db) : db).query(sql).all(...args) as T[];
   } finally {
     db.close();
   }

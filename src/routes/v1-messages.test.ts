@@ -18,6 +18,7 @@ import { updateClientKey } from "../db/client-keys.ts";
 import { loadFixture, type Fixture } from "../testing/fixtures.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const enc = new TextEncoder();
 type Upstream = "oai" | "gemini" | "deepseek";
@@ -743,7 +744,7 @@ describe("request log", () => {
   async function rows(): Promise<any[]> {
     await Bun.sleep(250); // well over the 20 ms flush interval
     const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-    const out = db.query("SELECT * FROM requests ORDER BY id").all();
+    const out = requestsTable(db).query("SELECT * FROM requests ORDER BY id").all();
     db.close();
     return out;
   }

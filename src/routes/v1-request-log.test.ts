@@ -7,6 +7,7 @@ import { runCli, startCliServer } from "../testing/cli-process.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { tempDir } from "../testing/temp.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const enc = new TextEncoder();
 const completion = (text: string) =>
@@ -36,7 +37,7 @@ afterAll(async () => {
 async function rows(): Promise<any[]> {
   await Bun.sleep(250); // well over the 20 ms flush interval, even on a loaded machine
   const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-  const out = db.query("SELECT * FROM requests ORDER BY id").all();
+  const out = requestsTable(db).query("SELECT * FROM requests ORDER BY id").all();
   db.close();
   return out;
 }
@@ -175,7 +176,7 @@ test("shutdown under load loses no row: N concurrent requests, SIGTERM, N rows",
     if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
   }
   const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
-  expect(db.query("SELECT count(*) AS n FROM requests WHERE status = 200").get()).toEqual({ n: N });
+  expect(requestsTable(db).query("SELECT count(*) AS n FROM requests WHERE status = 200").get()).toEqual({ n: N });
   db.close();
 });
 

@@ -15,6 +15,7 @@ import { checkResponsesEventSequence, codexTurn1, readResponsesSSE } from "../ap
 import { decodeReasoningState } from "../api/openai-responses.ts";
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 const enc = new TextEncoder();
 const handlers: Record<string, UpstreamHandler> = {};
@@ -278,7 +279,7 @@ describe("Codex CLI: two turns with a shell tool call", () => {
     for (let i = 0; i < 50 && rows.length < 2; i++) {
       await Bun.sleep(60);
       const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-      rows = db.query("SELECT * FROM requests WHERE id IN (?, ?)").all(turn1.requestId, turn2.requestId) as any[];
+      rows = requestsTable(db).query("SELECT * FROM requests WHERE id IN (?, ?)").all(turn1.requestId, turn2.requestId) as any[];
       db.close();
     }
     expect(rows).toHaveLength(2);

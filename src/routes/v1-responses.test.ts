@@ -19,6 +19,7 @@ import { listFixtures, loadFixture, type Fixture } from "../testing/fixtures.ts"
 import { startGateway } from "../testing/gateway-harness.ts";
 import { chunkedResponse, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { responsesDialect } from "./responses.ts";
+import { requestsTable } from "../testing/request-rows.ts";
 
 type Upstream = ReturnType<typeof startMockUpstream>;
 const handlers: Record<string, UpstreamHandler> = {};
@@ -447,7 +448,7 @@ describe("request log", () => {
     for (let i = 0; i < 50 && rows.length < authenticatedPosts; i++) {
       await Bun.sleep(60);
       const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-      rows = db.query("SELECT * FROM requests").all() as any[];
+      rows = requestsTable(db).query("SELECT * FROM requests").all() as any[];
       db.close();
     }
     expect(rows.length).toBe(authenticatedPosts);
