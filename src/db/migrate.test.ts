@@ -6,7 +6,7 @@ import { tempDir } from "../testing/temp.ts";
 import { openDatabase } from "./client.ts";
 import { getMeta, recordStart } from "./meta.ts";
 import { isMigrated, runMigrations, SchemaTooNewError } from "./migrate.ts";
-import { COLUMNS, pushRowValues, RequestLogStore, type RequestRow } from "./request-log.ts";
+import { COLUMNS, logRowOf, pushRowValues, RequestLogStore, type RequestRow } from "./request-log.ts";
 import { newRequestId } from "../recorder/ids.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
@@ -127,9 +127,18 @@ describe("migrations", () => {
     expect(store.unpricedModels(0)).toEqual([{ provider: "openai", provider_type: "openai", model: "mystery-model", requests: 5, last_seen: 1_795_000_000_000 + 241 * 1000 }]);
     // Rows written after the move (compressed chunks) and the moved ones are read together.
     const later = sampleRow(newRequestId(1_795_000_000_000 + 400_000));
-    store.writeBatch([later]);
+    store.writeBatch([logRowOf(later)]);
     expect(store.list({ limit: 2 }).rows.map((r) => r.id)).toEqual([later.id, rows[299]!.id]);
     expect(store.count()).toBe(301);
+    // Its JSON columns were written inline (format 2) and read back as the same text.
+    expect(store.get(later.id)!.row).toEqual({ ...later, cost_pico: 505_000_000 });
+    expect(h.sqlite.query("SELECT format FROM request_chunks ORDER BY id DESC LIMIT 1").get()).toEqual({ format: 2 });
+    // A chunk in format 1 (JSON columns as text, zstd), as the first chunked build wrote: read as is.
+    const old = sampleRow(newRequestId(1_795_000_000_000 + 500_000));
+    const values: unknown[] = [];
+    pushRowValues(values, { ...old, cost_pico: 505_000_000 });
+    h.sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, 1, 1, ?)").run(old.id, old.id, Bun.zstdCompressSync(JSON.stringify([values])));
+    expect(store.get(old.id)!.row).toEqual({ ...old, cost_pico: 505_000_000 });
     h.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { ResolvedProvider } from "../config.ts";
-import type { RequestRow } from "../db/request-log.ts";
+import type { RowFacts } from "../db/request-log.ts";
 import type { Logger } from "../logger.ts";
 import { probeProvider } from "../providers/probe.ts";
 import { Hub } from "./hub.ts";
@@ -10,7 +10,7 @@ import { SystemMonitor } from "./system.ts";
 type RequestRecordAttempts = Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>;
 
 /** A request-log row as the live table shows it (no bodies, no raw usage). */
-export function liveRequest(row: RequestRow) {
+export function liveRequest(row: RowFacts) {
   return {
     id: row.id,
     received_at: row.received_at,
@@ -64,7 +64,7 @@ export class Live {
   };
 
   /** Recorder hook: rows were committed. */
-  written = (rows: RequestRow[], records?: ReadonlyArray<{ attempts?: RequestRecordAttempts }>) => {
+  written = (rows: ReadonlyArray<RowFacts & { attempts?: unknown }>, records?: ReadonlyArray<{ attempts?: RequestRecordAttempts }>) => {
     for (let i = 0; i < rows.length; i++) {
       const attempts = records?.[i]?.attempts;
       this.metrics.observe(rows[i]!, attempts);

@@ -1,5 +1,5 @@
 import { labelProvider } from "../core/router.ts";
-import type { RequestRow } from "../db/request-log.ts";
+import type { RowFacts } from "../db/request-log.ts";
 
 /**
  * Provider status from live traffic: error rate and latency over the last few minutes, the last
@@ -44,8 +44,8 @@ export class ProviderHealthTracker {
   }
 
   /** Feeds the attempts of one logged request (each upstream call counts, fallbacks included). */
-  observe(row: RequestRow, attempts?: Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>): void {
-    const list = attempts ?? (row.attempts ? (JSON.parse(row.attempts) as typeof attempts) : undefined);
+  observe(row: RowFacts & { attempts?: unknown }, attempts?: Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>): void {
+    const list = attempts ?? (Array.isArray(row.attempts) ? row.attempts : typeof row.attempts === "string" ? (JSON.parse(row.attempts) as typeof attempts) : undefined);
     if (!list) return;
     for (const a of list) {
       // Errors the client caused say nothing about the provider's health.

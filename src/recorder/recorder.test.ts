@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import { openDatabase } from "../db/client.ts";
 import { runMigrations } from "../db/migrate.ts";
-import { CHUNK_ROWS, COLUMNS, pushRowValues, RequestLogStore, type RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, COLUMNS, pushRowValues, RequestLogStore, type LogRow, type RequestRow } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { tempDir } from "../testing/temp.ts";
 import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
@@ -13,10 +13,11 @@ import { requestsTable } from "../testing/request-rows.ts";
 function setup(options: Partial<ConstructorParameters<typeof Recorder>[0]> = {}) {
   const h = openDatabase(path.join(tempDir(), "log.db"));
   runMigrations(h);
-  const store = new RequestLogStore(h.sqlite);
+  const log = options.log ?? createLogger({ sink: () => {} });
+  const store = new RequestLogStore(h.sqlite, { log });
   const recorder = new Recorder({
     store,
-    log: createLogger({ sink: () => {} }),
+    log,
     flushIntervalMs: 250,
     batchSize: 100,
     capacity: 1000,
@@ -204,7 +205,7 @@ describe("recorder", () => {
 
   test("a row is built and priced when it is recorded; the writer and listeners get it with its attempts", () => {
     const priced: string[] = [];
-    const written: Array<{ rows: RequestRow[]; attempts: unknown[] }> = [];
+    const written: Array<{ rows: LogRow[]; attempts: unknown[] }> = [];
     const { h, recorder, store } = setup({
       price: ({ usage }) => {
         priced.push(String(usage.inputTokens));
@@ -339,8 +340,9 @@ describe("store", () => {
     let seed = 42;
     const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
     const base = Date.UTC(2026, 10, 1, 10, 0, 0);
-    const all: RequestRow[] = [];
-    const rowOf = (i: number): RequestRow => {
+    // JSON columns all null: such a row is both what the writer takes and what it reads back.
+    const all: Array<RequestRow & LogRow> = [];
+    const rowOf = (i: number): RequestRow & LogRow => {
       const r = record(i, base + rand(3_600_000));
       return {
         id: r.id, received_at: r.receivedAt, first_byte_at: null, finished_at: r.finishedAt, client_key_id: ["key_a", "key_b", null][i % 3]!,

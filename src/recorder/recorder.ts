@@ -1,6 +1,6 @@
 import type { Attempt } from "../core/gateway.ts";
 import type { Usage, Warning } from "../core/types.ts";
-import type { RequestLogStore, RequestRow } from "../db/request-log.ts";
+import type { LogRow, RequestLogStore } from "../db/request-log.ts";
 import type { Logger } from "../logger.ts";
 
 /** What the request path hands to the recorder once a request has ended. */
@@ -59,7 +59,7 @@ export type RecorderOptions = {
    */
   prices?: () => unknown;
   /** Told about rows once they are committed (metrics, live table, provider health), with each row's attempts. */
-  onWritten?: (rows: RequestRow[], records: ReadonlyArray<{ attempts?: Attempt[] }>) => void;
+  onWritten?: (rows: LogRow[], records: ReadonlyArray<{ attempts?: Attempt[] }>) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -73,18 +73,8 @@ export function redactBody(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** JSON text of a log column; a value that cannot be serialised is logged and stored as null. */
-function json(value: unknown, column: string, log: Logger): string | null {
-  try {
-    return JSON.stringify(value) ?? null;
-  } catch (e) {
-    log.error("request log: a column could not be serialised; stored as null", { column, error: (e as Error).message });
-    return null;
-  }
-}
-
 /** Sets a row's pricing columns from its record's usage (left null when there is nothing to price). */
-function priceRow(row: RequestRow, r: RequestRecord, price: Pricer | undefined, log: Logger): void {
+function priceRow(row: LogRow, r: RequestRecord, price: Pricer | undefined): void {
   const u = r.usage;
   if (!u || (u.inputTokens === undefined && u.outputTokens === undefined) || !price || r.status >= 500) return;
   let priced: ReturnType<Pricer>;
@@ -96,13 +86,16 @@ function priceRow(row: RequestRow, r: RequestRecord, price: Pricer | undefined, 
   row.pricing_entry = priced.entry ?? null;
   row.pricing_rule = priced.rule ?? null;
   row.cost_pico = priced.costPico ?? null;
-  row.cost_breakdown = priced.breakdown !== undefined ? json(priced.breakdown, "cost_breakdown", log) : null;
+  row.cost_breakdown = priced.breakdown ?? null;
 }
 
-/** The row for a record. Never throws: it runs on the request path (see `Recorder.record`). */
-function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): RequestRow {
+/**
+ * The row for a record, its JSON columns as values (serialised with the rest of its chunk when the
+ * batch is written). Never throws: it runs on the request path (see `Recorder.record`).
+ */
+function toRow(r: RequestRecord, price: Pricer | undefined): LogRow {
   const u = r.usage;
-  const row: RequestRow = {
+  const row: LogRow = {
     id: r.id,
     received_at: r.receivedAt,
     first_byte_at: r.firstByteAt ?? null,
@@ -116,7 +109,7 @@ function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): Reques
     response_model: r.responseModel ?? null,
     pricing_entry: null,
     pricing_rule: null,
-    attempts: r.attempts?.length ? json(r.attempts, "attempts", log) : null,
+    attempts: r.attempts?.length ? r.attempts : null,
     status: r.status,
     error_class: r.errorClass ?? null,
     error_message: r.errorMessage?.slice(0, 1000) ?? null,
@@ -127,17 +120,17 @@ function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): Reques
     output_tokens: u?.outputTokens ?? null,
     reasoning_tokens: u?.reasoningTokens ?? null,
     usage_estimated: u?.estimated ? 1 : 0,
-    usage_raw: u?.raw !== undefined ? json(u.raw, "usage_raw", log) : null,
+    usage_raw: (u?.raw ?? null) as object | null, // the provider's usage object (any JSON value is stored as is)
     cost_pico: null,
     cost_breakdown: null,
-    warnings: r.warnings?.length ? json(r.warnings, "warnings", log) : null,
+    warnings: r.warnings?.length ? r.warnings : null,
     latency_ms: Math.max(0, r.finishedAt - r.receivedAt),
     ttfb_ms: r.firstByteAt !== undefined ? Math.max(0, r.firstByteAt - r.receivedAt) : null,
     client_ip: r.clientIp ?? null,
     user_agent: r.userAgent?.slice(0, 500) ?? null,
     project: r.project ?? null,
   };
-  priceRow(row, r, price, log);
+  priceRow(row, r, price);
   return row;
 }
 
@@ -147,7 +140,7 @@ function toRow(r: RequestRecord, price: Pricer | undefined, log: Logger): Reques
  * with: the writer prices it again if those have changed since (the registry loads in the
  * background at startup, so a price may have arrived by then).
  */
-type Queued = { row: RequestRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
+type Queued = { row: LogRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
 
 /**
  * The request log writer: a bounded in-memory queue drained by one writer in batched
@@ -195,7 +188,7 @@ export class Recorder {
     if (begun) this.end();
     this.stats.recorded++;
     const prices = this.options.prices?.();
-    const row = toRow(record, this.options.price, this.options.log);
+    const row = toRow(record, this.options.price);
     const unpriced = row.pricing_rule === "unpriced" ? { record, prices } : undefined;
     return this.enqueue({ row, attempts: record.attempts, bodies: record.bodies, unpriced });
   }
@@ -237,12 +230,12 @@ export class Recorder {
   private writeOneBatch(): boolean {
     if (!this.queue.length) return true;
     const batch = this.queue.slice(0, this.options.batchSize);
-    let rows: RequestRow[];
+    let rows: LogRow[];
     try {
       const prices = this.options.prices?.();
       rows = batch.map((q) => {
         if (!q.unpriced || (this.options.prices && q.unpriced.prices === prices)) return q.row;
-        priceRow(q.row, q.unpriced.record, this.options.price, this.options.log);
+        priceRow(q.row, q.unpriced.record, this.options.price);
         q.unpriced = q.row.pricing_rule === "unpriced" ? { record: q.unpriced.record, prices } : undefined;
         return q.row;
       });

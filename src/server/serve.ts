@@ -118,7 +118,7 @@ export async function startServer(
   let routerRef: Router | undefined;
   const live = new Live({ log, providers: () => routerRef?.providers ?? [], probeIntervalMs: config.monitoring.probeIntervalMs, fetch: options.fetch });
   // One store (and one set of prepared statements) for the writer, retention, budgets and the dashboard.
-  const requestLog = new RequestLogStore(db.sqlite);
+  const requestLog = new RequestLogStore(db.sqlite, { log });
   const recorder = new Recorder({
     store: requestLog,
     log,
