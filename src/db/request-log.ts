@@ -340,13 +340,35 @@ export function logRowOf(r: RequestRow): LogRow {
   return { ...r, attempts: asValue(r.attempts), usage_raw: asValue(r.usage_raw), cost_breakdown: asValue(r.cost_breakdown), warnings: asValue(r.warnings) };
 }
 
-/** The terms of a chunk (see `requestChunkTerms` in schema.ts) that `rows` add to. */
-function addTerms(terms: Set<string>, r: RowFacts): void {
-  if (r.provider !== null) terms.add("p:" + r.provider);
-  if (r.requested_model !== null) terms.add("m:" + r.requested_model);
-  if (r.client_key_id !== null) terms.add("k:" + r.client_key_id);
-  if (r.project !== null) terms.add("j:" + r.project);
-  terms.add(r.status >= 400 ? "e" : "o");
+/**
+ * The terms of one chunk (see `requestChunkTerms` in schema.ts): the distinct values of each kind,
+ * prefixed once per value when the chunk is stored rather than once per row.
+ */
+class ChunkTerms {
+  private readonly providers = new Set<string>();
+  private readonly models = new Set<string>();
+  private readonly keys = new Set<string>();
+  private readonly projects = new Set<string>();
+  private errors = false;
+  private ok = false;
+
+  add(r: RowFacts): void {
+    if (r.provider !== null) this.providers.add(r.provider);
+    if (r.requested_model !== null) this.models.add(r.requested_model);
+    if (r.client_key_id !== null) this.keys.add(r.client_key_id);
+    if (r.project !== null) this.projects.add(r.project);
+    if (r.status >= 400) this.errors = true;
+    else this.ok = true;
+  }
+
+  *terms(): Generator<string> {
+    for (const v of this.providers) yield "p:" + v;
+    for (const v of this.models) yield "m:" + v;
+    for (const v of this.keys) yield "k:" + v;
+    for (const v of this.projects) yield "j:" + v;
+    if (this.errors) yield "e";
+    if (this.ok) yield "o";
+  }
 }
 
 /** A row that answered with tokens and had no price (counted for the pricing page). */
@@ -415,17 +437,17 @@ export class RequestLogStore {
         const part = rows.length <= CHUNK_ROWS ? rows : rows.slice(i, i + CHUNK_ROWS);
         let first = part[0]!.id;
         let last = first;
-        const terms = new Set<string>();
+        const terms = new ChunkTerms();
         for (let j = 0; j < part.length; j++) {
           const r = part[j]!;
           if (r.id < first) first = r.id;
           if (r.id > last) last = r.id;
-          addTerms(terms, r);
+          terms.add(r);
           deltas.add(r);
           if (isUnpriced(r)) unpriced.add(r);
         }
         const chunk = this.insertChunk.run(first, last, part.length, FORMAT_ZSTD_VALUES, encodeChunk(part, this.onBadValue)).lastInsertRowid;
-        for (const term of terms) this.insertTerm.run(chunk, term);
+        for (const term of terms.terms()) this.insertTerm.run(chunk, term);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
       this.applyDeltas(deltas, unpriced);
