@@ -130,6 +130,14 @@ describe("migrations", () => {
     store.writeBatch([logRowOf(later)]);
     expect(store.list({ limit: 2 }).rows.map((r) => r.id)).toEqual([later.id, rows[299]!.id]);
     expect(store.count()).toBe(301);
+    // Retention compresses the moved chunks (format 0) as the writer writes them; rows unchanged.
+    const moved = requestsTable(h.sqlite).query("SELECT * FROM requests ORDER BY id").all();
+    expect(store.compressOldChunks(1)).toBe(1);
+    expect(store.compressOldChunks(10)).toBe(1);
+    expect(store.compressOldChunks(10)).toBe(0);
+    expect(h.sqlite.query("SELECT DISTINCT format FROM request_chunks").all()).toEqual([{ format: 2 }]);
+    expect(requestsTable(h.sqlite).query("SELECT * FROM requests ORDER BY id").all()).toEqual(moved);
+    expect(store.list({ provider: "deepseek", limit: 1000 }).rows).toHaveLength(100);
     // Its JSON columns were written inline (format 2) and read back as the same text.
     expect(store.get(later.id)!.row).toEqual({ ...later, cost_pico: 505_000_000 });
     expect(h.sqlite.query("SELECT format FROM request_chunks ORDER BY id DESC LIMIT 1").get()).toEqual({ format: 2 });

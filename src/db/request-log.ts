@@ -613,6 +613,21 @@ export class RequestLogStore {
     return chunks.map((c) => ({ id: c.id, rows: decodeChunk(c.format, c.data) }));
   }
 
+  /**
+   * Rewrites up to `limit` chunks stored in an older format (rows moved by migration 0006 are plain
+   * JSON) as the writer writes them now (compressed, JSON columns inline), in one transaction;
+   * returns how many. Rows, ids and terms stay as they were.
+   */
+  compressOldChunks(limit: number): number {
+    const chunks = this.sqlite
+      .query("SELECT id, format, data FROM request_chunks WHERE format != ? LIMIT ?")
+      .all(FORMAT_ZSTD_VALUES, limit) as Array<{ id: number; format: number; data: Uint8Array }>;
+    this.sqlite.transaction(() => {
+      for (const c of chunks) this.rewriteChunk(c.id, decodeChunk(c.format, c.data));
+    })();
+    return chunks.length;
+  }
+
   /** Stores a chunk's rows again after some were changed (cost recomputation); ids and terms stay. */
   rewriteChunk(id: number, rows: readonly RequestRow[]): void {
     this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_ZSTD_VALUES, encodeChunk(rows.map(logRowOf), this.onBadValue), id);

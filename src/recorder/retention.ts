@@ -10,7 +10,7 @@ export type RetentionSettings = {
 };
 
 /**
- * Deletes old raw rows and rollups in small batches (one short transaction each, yielding to the
+ * Deletes old raw rows and rollups in small batches, and compresses chunks left in an older format, (one short transaction each, yielding to the
  * event loop between them) so the database does not grow without bound and requests never stall.
  */
 export async function runRetention(store: RequestLogStore, settings: RetentionSettings, now = Date.now(), batch = 2000) {
@@ -33,7 +33,15 @@ export async function runRetention(store: RequestLogStore, settings: RetentionSe
       await Bun.sleep(0);
     }
   }
-  return { raw, rollups };
+  // Chunks in an older format (rows moved into chunks by an upgrade) are compressed a few at a time.
+  let compressed = 0;
+  for (;;) {
+    const n = store.compressOldChunks(16);
+    compressed += n;
+    if (n === 0) break;
+    await Bun.sleep(0);
+  }
+  return { raw, rollups, compressed };
 }
 
 /** Runs retention a minute after start and then every `intervalMs`. Returns a stop function. */
@@ -43,8 +51,8 @@ export function scheduleRetention(store: RequestLogStore, settings: RetentionSet
     if (running) return;
     running = true;
     try {
-      const { raw, rollups } = await runRetention(store, settings);
-      if (raw || rollups) log.info("request log retention", { deleted_rows: raw, deleted_rollups: rollups });
+      const { raw, rollups, compressed } = await runRetention(store, settings);
+      if (raw || rollups || compressed) log.info("request log retention", { deleted_rows: raw, deleted_rollups: rollups, compressed_chunks: compressed });
     } catch (e) {
       log.error("request log retention failed", { error: (e as Error).message });
     } finally {
