@@ -18,7 +18,11 @@ INSERT OR IGNORE INTO `request_chunk_terms` (`chunk`, `term`)
 	UNION ALL SELECT `chunk`, 'm:' || `requested_model` FROM `request_chunk_move` WHERE `requested_model` IS NOT NULL
 	UNION ALL SELECT `chunk`, 'k:' || `client_key_id` FROM `request_chunk_move` WHERE `client_key_id` IS NOT NULL
 	UNION ALL SELECT `chunk`, 'j:' || `project` FROM `request_chunk_move` WHERE `project` IS NOT NULL
-	UNION ALL SELECT `chunk`, CASE WHEN `status` >= 400 THEN 'e' ELSE 'o' END FROM `request_chunk_move` WHERE 1;
+	UNION ALL SELECT `chunk`, CASE WHEN `status` >= 400 THEN 'e' ELSE 'o' END FROM `request_chunk_move` WHERE 1
+	UNION ALL SELECT `chunk`, 'e:p:' || `provider` FROM `request_chunk_move` WHERE `status` >= 400 AND `provider` IS NOT NULL
+	UNION ALL SELECT `chunk`, 'e:m:' || `requested_model` FROM `request_chunk_move` WHERE `status` >= 400 AND `requested_model` IS NOT NULL
+	UNION ALL SELECT `chunk`, 'e:k:' || `client_key_id` FROM `request_chunk_move` WHERE `status` >= 400 AND `client_key_id` IS NOT NULL
+	UNION ALL SELECT `chunk`, 'e:j:' || `project` FROM `request_chunk_move` WHERE `status` >= 400 AND `project` IS NOT NULL;
 --> statement-breakpoint
 INSERT INTO `request_unpriced` (`bucket`, `provider`, `provider_type`, `model`, `requests`, `last_seen`)
 	SELECT `received_at` - `received_at` % 3600000, coalesce(`provider`, ''), coalesce(`provider_type`, ''),

@@ -121,6 +121,9 @@ describe("migrations", () => {
     expect(store.list({ provider: "deepseek", limit: 1000 }).rows).toHaveLength(100);
     expect(store.list({ project: "agents", limit: 1000 }).rows).toHaveLength(30);
     expect(store.list({ status: "error", limit: 1000 }).rows).toHaveLength(12);
+    expect(store.list({ provider: "deepseek", status: "error", limit: 1000 }).rows).toHaveLength(4);
+    expect(store.list({ clientKeyId: "key_1", status: "error", limit: 1000 }).rows).toHaveLength(12);
+    expect(store.list({ provider: "openai", status: "error", limit: 1000 }).rows).toHaveLength(8);
     const page = store.list({ limit: 10 });
     expect(page.rows.map((r) => r.id)).toEqual(rows.slice(-10).reverse().map((r) => r.id));
     expect(store.get(rows[5]!.id)?.row.cost_pico).toBe(5_000_000);

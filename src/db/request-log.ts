@@ -342,34 +342,42 @@ export function logRowOf(r: RequestRow): LogRow {
 
 /**
  * The terms of one chunk (see `requestChunkTerms` in schema.ts): the distinct values of each kind,
- * prefixed once per value when the chunk is stored rather than once per row.
+ * prefixed once per value when the chunk is stored rather than once per row. Error rows add their
+ * values again under `e:` (`e:k:<key>`...), so "this key's errors" reads only chunks that hold one.
  */
 class ChunkTerms {
-  private readonly providers = new Set<string>();
-  private readonly models = new Set<string>();
-  private readonly keys = new Set<string>();
-  private readonly projects = new Set<string>();
+  private readonly values = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
+  private readonly errorValues = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
   private errors = false;
   private ok = false;
 
   add(r: RowFacts): void {
-    if (r.provider !== null) this.providers.add(r.provider);
-    if (r.requested_model !== null) this.models.add(r.requested_model);
-    if (r.client_key_id !== null) this.keys.add(r.client_key_id);
-    if (r.project !== null) this.projects.add(r.project);
-    if (r.status >= 400) this.errors = true;
+    const error = r.status >= 400;
+    const sets = error ? this.errorValues : this.values;
+    if (r.provider !== null) sets[0]!.add(r.provider);
+    if (r.requested_model !== null) sets[1]!.add(r.requested_model);
+    if (r.client_key_id !== null) sets[2]!.add(r.client_key_id);
+    if (r.project !== null) sets[3]!.add(r.project);
+    if (error) this.errors = true;
     else this.ok = true;
   }
 
   *terms(): Generator<string> {
-    for (const v of this.providers) yield "p:" + v;
-    for (const v of this.models) yield "m:" + v;
-    for (const v of this.keys) yield "k:" + v;
-    for (const v of this.projects) yield "j:" + v;
+    for (let i = 0; i < TERM_KINDS.length; i++) {
+      const kind = TERM_KINDS[i]!;
+      for (const v of this.values[i]!) yield kind + v;
+      for (const v of this.errorValues[i]!) {
+        if (!this.values[i]!.has(v)) yield kind + v;
+        yield "e:" + kind + v;
+      }
+    }
     if (this.errors) yield "e";
     if (this.ok) yield "o";
   }
 }
+
+/** Term prefixes: provider, requested model, client key, project. */
+const TERM_KINDS = ["p:", "m:", "k:", "j:"] as const;
 
 /** A row that answered with tokens and had no price (counted for the pricing page). */
 export const isUnpriced = (r: RowFacts) => r.cost_pico === null && r.status < 400 && (r.input_tokens !== null || r.output_tokens !== null);
@@ -544,13 +552,15 @@ export class RequestLogStore {
     const args: (string | number)[] = [];
     if (upper !== undefined) where.push("first_id < ?"), args.push(upper);
     if (lower !== undefined) where.push("last_id >= ?"), args.push(lower);
+    // With `status: "error"`, each value's error term (`e:k:<key>`) stands for both filters.
+    const errors = filter.status === "error" ? "e:" : "";
     const terms: string[] = [];
-    if (filter.provider) terms.push("p:" + filter.provider);
-    if (filter.model) terms.push("m:" + filter.model);
-    if (filter.clientKeyId) terms.push("k:" + filter.clientKeyId);
-    if (filter.project) terms.push("j:" + filter.project);
+    if (filter.provider) terms.push(errors + "p:" + filter.provider);
+    if (filter.model) terms.push(errors + "m:" + filter.model);
+    if (filter.clientKeyId) terms.push(errors + "k:" + filter.clientKeyId);
+    if (filter.project) terms.push(errors + "j:" + filter.project);
     if (filter.status === "ok") terms.push("o");
-    if (filter.status === "error") terms.push("e");
+    if (errors && !terms.length) terms.push("e");
     for (const term of terms) where.push("EXISTS (SELECT 1 FROM request_chunk_terms t WHERE t.chunk = c.id AND t.term = ?)"), args.push(term);
     const sql = `SELECT id, last_id, format, data FROM request_chunks c ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY last_id DESC, id DESC`;
     const matches = (r: RequestRow) =>

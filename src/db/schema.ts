@@ -67,8 +67,9 @@ export const requestChunks = sqliteTable(
 
 /**
  * What each chunk holds, for filtered lists: `p:<provider>`, `m:<requested model>`, `k:<client key
- * id>`, `j:<project>`, `e` (a row with status >= 400), `o` (a row below 400). A filtered list reads
- * only the chunks that have every term it asks for.
+ * id>`, `j:<project>`, `e` (a row with status >= 400), `o` (a row below 400), and for error rows
+ * `e:p:<provider>`, `e:m:…`, `e:k:…`, `e:j:…`. A filtered list reads only the chunks that have
+ * every term it asks for.
  */
 export const requestChunkTerms = sqliteTable(
   "request_chunk_terms",

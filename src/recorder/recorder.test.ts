@@ -399,6 +399,30 @@ describe("store", () => {
     h.close();
   });
 
+  test("filters find values that only error rows or only successful rows of a chunk have", () => {
+    const { h, recorder, store } = setup();
+    const base = Date.UTC(2026, 10, 1, 10, 0, 0);
+    // One chunk: provider "z" and key "key_err" only on failed rows, "deepseek" only on successful ones.
+    recorder.record(record(1, base, { provider: "z", clientKeyId: "key_err", status: 502 }), false);
+    recorder.record(record(2, base + 1, { provider: "deepseek", status: 200 }), false);
+    recorder.record(record(3, base + 2, { provider: "openai", status: 500 }), false);
+    recorder.record(record(4, base + 3, { provider: "openai", status: 200 }), false);
+    recorder.flush();
+    expect(h.sqlite.query("SELECT count(*) AS n FROM request_chunks").get()).toEqual({ n: 1 });
+    const count = (f: Parameters<typeof store.list>[0]) => store.list(f).rows.length;
+    expect(count({ provider: "z" })).toBe(1);
+    expect(count({ provider: "z", status: "error" })).toBe(1);
+    expect(count({ provider: "z", status: "ok" })).toBe(0);
+    expect(count({ clientKeyId: "key_err" })).toBe(1);
+    expect(count({ clientKeyId: "key_err", status: "error" })).toBe(1);
+    expect(count({ provider: "deepseek", status: "error" })).toBe(0);
+    expect(count({ provider: "deepseek" })).toBe(1);
+    expect(count({ provider: "openai" })).toBe(2);
+    expect(count({ provider: "openai", status: "error" })).toBe(1);
+    expect(count({ status: "error" })).toBe(2);
+    h.close();
+  });
+
   test("retention deletes only raw rows older than the cutoff, in batches", async () => {
     const { h, recorder } = setup();
     const now = Date.now();
