@@ -41,6 +41,12 @@ export type RequestRow = {
   project: string | null;
 };
 
+/** A row's attempts, whether the row holds them as JSON text (read back) or as values (being written). */
+export function attemptsOf<A>(row: { attempts?: unknown }): A[] | undefined {
+  if (Array.isArray(row.attempts)) return row.attempts as A[];
+  return typeof row.attempts === "string" ? (JSON.parse(row.attempts) as A[]) : undefined;
+}
+
 /** The request log's JSON columns: text when read back (RequestRow), JSON values when written (LogRow). */
 type JsonColumn = "attempts" | "usage_raw" | "cost_breakdown" | "warnings";
 
@@ -261,7 +267,7 @@ export const CHUNK_ROWS = 256;
  * columns as values inline (what the writer writes).
  */
 const FORMAT_JSON = 0;
-const FORMAT_ZSTD = 1;
+// 1: zstd, JSON columns as text (read like 2, without turning the columns back into text).
 const FORMAT_ZSTD_VALUES = 2;
 const COST_INDEX = COLUMNS.indexOf("cost_pico");
 /** Positions of the JSON columns in `COLUMNS`. */
@@ -458,20 +464,20 @@ export class RequestLogStore {
         for (const term of terms.terms()) this.insertTerm.run(chunk, term);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
-      this.applyDeltas(deltas, unpriced);
+      for (const d of deltas.deltas()) {
+        this.upsertRollup[d.table].run(
+          ...([d.bucket, d.provider, d.model, d.client_key_id, d.project, ...SUM_COLUMNS.map((c) => d[c]), ...d.latency_hist, ...d.ttfb_hist] as never[]),
+        );
+      }
+      this.addUnpricedCounts(unpriced);
     });
   }
 
   private readonly onBadValue = (column: string, error: Error) =>
     this.options.log?.error("request log: a column could not be serialised; stored as null", { column, error: error.message });
 
-  /** Adds summed rollup and unpriced-count changes (inside the caller's transaction). */
-  applyDeltas(deltas: RollupDeltas, unpriced: UnpricedDeltas): void {
-    for (const d of deltas.deltas()) {
-      this.upsertRollup[d.table].run(
-        ...([d.bucket, d.provider, d.model, d.client_key_id, d.project, ...SUM_COLUMNS.map((c) => d[c]), ...d.latency_hist, ...d.ttfb_hist] as never[]),
-      );
-    }
+  /** Adds changes to the unpriced-model counts (inside the caller's transaction). */
+  addUnpricedCounts(unpriced: UnpricedDeltas): void {
     for (const u of unpriced.byKey.values()) {
       if (u.requests !== 0) this.upsertUnpriced.run(u.bucket, u.provider, u.provider_type, u.model, u.requests, u.last_seen);
     }
@@ -603,14 +609,12 @@ export class RequestLogStore {
    * Every row received since `since` (all rows without it), chunk by chunk in the order the chunks
    * were written (not sorted by id: a long request's row lands in a later chunk than newer ones).
    */
-  *rows(since?: number): Generator<RequestRow> {
-    const lower = since !== undefined ? idLowerBound(since) : "";
-    const page = this.sqlite.query("SELECT id, format, data FROM request_chunks WHERE last_id >= ? AND id > ? ORDER BY id LIMIT 16");
-    let after = 0;
-    for (;;) {
-      const chunks = page.all(lower, after) as Array<{ id: number; format: number; data: Uint8Array }>;
+  *rows(since = 0): Generator<RequestRow> {
+    const lower = idLowerBound(since);
+    for (let after = 0; ; ) {
+      const chunks = this.chunksSince(since, after, 16);
       if (!chunks.length) return;
-      for (const c of chunks) for (const r of decodeChunk(c.format, c.data)) if (r.id >= lower) yield r;
+      for (const c of chunks) for (const r of c.rows) if (r.id >= lower) yield r;
       after = chunks[chunks.length - 1]!.id;
     }
   }

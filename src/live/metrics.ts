@@ -1,6 +1,6 @@
 import { labelProvider } from "../core/router.ts";
 import { LATENCY_BOUNDS_MS } from "../recorder/histogram.ts";
-import type { RowFacts } from "../db/request-log.ts";
+import { attemptsOf, type RowFacts } from "../db/request-log.ts";
 
 /**
  * In-process metrics: the one source for the System page, the live hub and `GET /metrics`
@@ -105,7 +105,7 @@ export class Metrics {
     }
     if (row.cost_pico !== null) (s.cost ??= this.cost.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value += Number(row.cost_pico) / 1e12;
     else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (s.unpriced ??= this.unpriced.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value++;
-    const list = attempts ?? (Array.isArray(row.attempts) ? row.attempts : typeof row.attempts === "string" ? (JSON.parse(row.attempts) as Array<{ ok: boolean; errorClass?: string; target: string }>) : undefined);
+    const list = attempts ?? attemptsOf<{ ok: boolean; errorClass?: string; target: string }>(row);
     if (list) {
       for (let i = 0; i < list.length; i++) {
         const a = list[i]!;

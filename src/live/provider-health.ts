@@ -1,5 +1,5 @@
 import { labelProvider } from "../core/router.ts";
-import type { RowFacts } from "../db/request-log.ts";
+import { attemptsOf, type RowFacts } from "../db/request-log.ts";
 
 /**
  * Provider status from live traffic: error rate and latency over the last few minutes, the last
@@ -45,7 +45,7 @@ export class ProviderHealthTracker {
 
   /** Feeds the attempts of one logged request (each upstream call counts, fallbacks included). */
   observe(row: RowFacts & { attempts?: unknown }, attempts?: Array<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>): void {
-    const list = attempts ?? (Array.isArray(row.attempts) ? row.attempts : typeof row.attempts === "string" ? (JSON.parse(row.attempts) as typeof attempts) : undefined);
+    const list = attempts ?? attemptsOf<{ target: string; ok: boolean; errorClass?: string; message?: string; durationMs: number }>(row);
     if (!list) return;
     for (const a of list) {
       // Errors the client caused say nothing about the provider's health.

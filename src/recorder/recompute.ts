@@ -1,6 +1,6 @@
 import type { Usage } from "../core/types.ts";
 import { idLowerBound } from "./ids.ts";
-import { CHUNK_ROWS, isUnpriced, RollupDeltas, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, isUnpriced, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
 import type { Pricer } from "./recorder.ts";
 
 export type RecomputeReport = { scanned: number; changed: number; newlyPriced: number; unpriced: number; deltaPico: bigint };
@@ -64,7 +64,7 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
       }
       if (changed) store.rewriteChunk(chunk.id, chunk.rows);
     }
-    store.applyDeltas(new RollupDeltas(), unpricedCounts);
+    store.addUnpricedCounts(unpricedCounts);
   });
   const perTransaction = Math.max(1, Math.ceil(batch / CHUNK_ROWS));
   let after = 0;

@@ -10,8 +10,9 @@ export type RetentionSettings = {
 };
 
 /**
- * Deletes old raw rows and rollups in small batches, and compresses chunks left in an older format, (one short transaction each, yielding to the
- * event loop between them) so the database does not grow without bound and requests never stall.
+ * Deletes old raw rows and rollups, and compresses chunks left in an older format, in small batches
+ * (one short transaction each, yielding to the event loop between them) so the database does not
+ * grow without bound and requests never stall.
  */
 export async function runRetention(store: RequestLogStore, settings: RetentionSettings, now = Date.now(), batch = 2000) {
   let raw = 0;
