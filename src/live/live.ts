@@ -63,13 +63,14 @@ export class Live {
     this.hub.publish("requests", { type: "started", request: { id: info.id, received_at: info.receivedAt, endpoint: info.endpoint, client_key_id: info.clientKeyId ?? null } });
   };
 
-  /** Recorder hook: rows were committed. */
-  written = (rows: ReadonlyArray<RowFacts & { attempts?: unknown }>, records?: ReadonlyArray<{ attempts?: RequestRecordAttempts }>) => {
-    for (let i = 0; i < rows.length; i++) {
-      const attempts = records?.[i]?.attempts;
-      this.metrics.observe(rows[i]!, attempts);
-      this.health.observe(rows[i]!, attempts);
-    }
+  /** Recorder hook: a request ended (its row is built, log on or off). */
+  recorded = (row: RowFacts & { attempts?: unknown }, attempts?: RequestRecordAttempts) => {
+    this.metrics.observe(row, attempts);
+    this.health.observe(row, attempts);
+  };
+
+  /** Recorder hook: rows were committed to the request log (the live table shows them now). */
+  written = (rows: ReadonlyArray<RowFacts>) => {
     if (this.hub.subscribers("requests")) this.hub.publish("requests", { type: "finished", requests: rows.map(liveRequest) });
   };
 

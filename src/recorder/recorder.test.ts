@@ -203,20 +203,24 @@ describe("recorder", () => {
     h.close();
   });
 
-  test("a row is built and priced when it is recorded; the writer and listeners get it with its attempts", () => {
+  test("a row is built and priced when it is recorded; listeners get it then (with its attempts) and once written", () => {
     const priced: string[] = [];
-    const written: Array<{ rows: LogRow[]; attempts: unknown[] }> = [];
+    const recorded: Array<{ id: string; cost: unknown; attempts: unknown }> = [];
+    const written: string[][] = [];
     const { h, recorder, store } = setup({
       price: ({ usage }) => {
         priced.push(String(usage.inputTokens));
         return { costPico: 7n, entry: "openai/gpt-4o", rule: "exact" };
       },
-      onWritten: (rows, records) => written.push({ rows, attempts: records.map((r) => r.attempts) }),
+      onRecorded: (row, attempts) => recorded.push({ id: row.id, cost: row.cost_pico, attempts }),
+      onWritten: (rows) => written.push(rows.map((x) => x.id)),
     });
     const attempts = [{ target: "openai/gpt-4o", keyIndex: 0, ok: true, durationMs: 3 }];
     const r = record(1, Date.now(), { attempts, usage: { inputTokens: 11, outputTokens: 2, raw: { prompt_tokens: 11 } } });
     recorder.record(r, false);
     expect(priced).toEqual(["11"]); // priced at record(), before any flush
+    expect(recorded).toEqual([{ id: r.id, cost: 7n, attempts }]); // told at once, before the write
+    expect(written).toEqual([]);
     // Later changes to the record's objects do not reach the queued row.
     r.usage!.raw = { changed: true };
     r.status = 500;
@@ -226,9 +230,37 @@ describe("recorder", () => {
     expect(row.status).toBe(200);
     expect(JSON.parse(row.usage_raw!)).toEqual({ prompt_tokens: 11 });
     expect(row.cost_pico).toBe(7);
-    expect(written).toHaveLength(1);
-    expect(written[0]!.rows.map((x) => x.id)).toEqual([r.id]);
-    expect(written[0]!.attempts).toEqual([attempts]);
+    expect(written).toEqual([[r.id]]);
+    expect(recorded).toHaveLength(1);
+    h.close();
+  });
+
+  test("with no store (the log is off) rows still reach onRecorded, nothing is queued, and in-flight requests are counted", async () => {
+    const recorded: string[] = [];
+    const { h, recorder } = setup({ store: undefined, onRecorded: (row) => recorded.push(row.id), onWritten: () => recorded.push("written") });
+    recorder.start();
+    recorder.begin();
+    expect(recorder.inFlightCount).toBe(1);
+    const r = record(1);
+    recorder.record(r);
+    expect(recorder.inFlightCount).toBe(0);
+    expect(recorder.queued).toBe(0);
+    expect(recorded).toEqual([r.id]);
+    await recorder.stop();
+    expect(recorder.stats).toMatchObject({ recorded: 1, written: 0, flushes: 0 });
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 0 });
+    h.close();
+  });
+
+  test("a listener that throws is logged and does not stop the row", () => {
+    const errors: string[] = [];
+    const log = createLogger({ sink: (line) => errors.push(line) });
+    const { h, recorder, store } = setup({ log, onRecorded: () => { throw new Error("boom"); } });
+    const r = record(2);
+    recorder.record(r, false);
+    recorder.flush();
+    expect(store.get(r.id)).toBeDefined();
+    expect(errors.some((e) => e.includes("request listener failed") && e.includes("boom"))).toBe(true);
     h.close();
   });
 

@@ -41,7 +41,11 @@ export type Pricer = (input: {
 }) => { costPico: bigint | null; breakdown?: unknown; entry?: string; rule?: string };
 
 export type RecorderOptions = {
-  store: RequestLogStore;
+  /**
+   * Where rows go. Absent when the request log is off (`[request_log] enabled = false`): rows are
+   * still built and priced for `onRecorded` (metrics, provider health), then dropped.
+   */
+  store?: Pick<RequestLogStore, "writeBatch">;
   log: Logger;
   price?: Pricer;
   /** Longest a row waits in memory (the data lost on SIGKILL is bounded by this). */
@@ -58,8 +62,13 @@ export type RecorderOptions = {
    * without it, always.
    */
   prices?: () => unknown;
-  /** Told about rows once they are committed (metrics, live table, provider health), with each row's attempts. */
-  onWritten?: (rows: LogRow[], records: ReadonlyArray<{ attempts?: Attempt[] }>) => void;
+  /**
+   * Told about each row as it is recorded, with its attempts (metrics, provider health), whether or
+   * not the log is on: the request's objects are still in the CPU's caches then. Must not throw.
+   */
+  onRecorded?: (row: LogRow, attempts: Attempt[] | undefined) => void;
+  /** Told about rows once they are committed (the live table). */
+  onWritten?: (rows: LogRow[]) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -140,7 +149,7 @@ function toRow(r: RequestRecord, price: Pricer | undefined): LogRow {
  * with: the writer prices it again if those have changed since (the registry loads in the
  * background at startup, so a price may have arrived by then).
  */
-type Queued = { row: LogRow; attempts?: Attempt[]; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
+type Queued = { row: LogRow; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
 
 /**
  * The request log writer: a bounded in-memory queue drained by one writer in batched
@@ -160,6 +169,7 @@ export class Recorder {
   constructor(private readonly options: RecorderOptions) {}
 
   start(): void {
+    if (!this.options.store) return; // the log is off: nothing is ever queued
     this.timer ??= setInterval(() => this.scheduleFlush(), this.options.flushIntervalMs);
   }
 
@@ -187,10 +197,17 @@ export class Recorder {
   record(record: RequestRecord, begun = true): Promise<void> | void {
     if (begun) this.end();
     this.stats.recorded++;
-    const prices = this.options.prices?.();
     const row = toRow(record, this.options.price);
-    const unpriced = row.pricing_rule === "unpriced" ? { record, prices } : undefined;
-    return this.enqueue({ row, attempts: record.attempts, bodies: record.bodies, unpriced });
+    if (this.options.onRecorded) {
+      try {
+        this.options.onRecorded(row, record.attempts);
+      } catch (e) {
+        this.options.log.error("request listener failed", { error: (e as Error).message });
+      }
+    }
+    if (!this.options.store) return;
+    const unpriced = row.pricing_rule === "unpriced" ? { record, prices: this.options.prices?.() } : undefined;
+    return this.enqueue({ row, bodies: record.bodies, unpriced });
   }
 
   private enqueue(queued: Queued): Promise<void> | void {
@@ -248,7 +265,7 @@ export class Recorder {
             }]
           : [],
       );
-      this.options.store.writeBatch(rows, bodies);
+      this.options.store!.writeBatch(rows, bodies);
     } catch (e) {
       this.stats.failures++;
       this.options.log.error("request log flush failed; rows stay queued and are retried", {
@@ -260,7 +277,7 @@ export class Recorder {
     this.queue.splice(0, batch.length);
     if (this.options.onWritten) {
       try {
-        this.options.onWritten(rows, batch);
+        this.options.onWritten(rows);
       } catch (e) {
         this.options.log.error("request log listener failed", { error: (e as Error).message });
       }

@@ -146,3 +146,25 @@ describe("dashboard API", () => {
     expect(sys.host.memory?.total ?? 1).toBeGreaterThan(0);
   });
 });
+
+describe("with the request log off", () => {
+  test("nothing is stored, but /metrics, provider health and the in-flight count still follow traffic", async () => {
+    const off = await startGateway(`[[providers]]\nid = "oa"\ntype = "openai"\nbase_url = "${upstream.url}/v1"\napi_key = "sk-dash-test"\n\n[request_log]\nenabled = false\n`);
+    try {
+      const reply = await off.client.chat.completions.create({ model: "oa/gpt-4o", messages: [{ role: "user", content: "hi" }] });
+      expect(reply.choices[0]!.message.content).toBe("hi");
+      const text = await (await fetch(`${off.base}/metrics`)).text();
+      expect(text).toMatch(/llm_proxy_requests_total\{provider="oa",model="gpt-4o",status="200"\} 1\n/);
+      expect(text).toMatch(/llm_proxy_tokens_total\{provider="oa",model="gpt-4o",kind="input"\} 1000\n/);
+      expect(text).toMatch(/llm_proxy_request_duration_seconds_count\{provider="oa"\} 1\n/);
+      expect(text).toContain('llm_proxy_provider_up{provider="oa"} 1');
+      expect(text).toMatch(/llm_proxy_in_flight_requests 0\n/);
+      expect(off.running.recorder.stats).toMatchObject({ recorded: 1, written: 0 });
+      expect(off.running.recorder.queued).toBe(0);
+      const count = off.running.db.sqlite.query("SELECT count(*) AS n FROM request_chunks").get() as { n: number };
+      expect(count.n).toBe(0);
+    } finally {
+      await off.stop();
+    }
+  });
+});

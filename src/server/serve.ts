@@ -114,17 +114,21 @@ export async function startServer(
   // One pricer for the request log and for budgets, so holds and settlements match logged costs.
   // Priced once per request: the log row and the budget settlement share the result.
   const price = pricedOncePerUsage(createPricer(() => pricing.current(), (id) => pricingProviders.get(id)));
-  // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the log writer.
+  // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the recorder
+  // as requests end (the live table once their rows are written).
   let routerRef: Router | undefined;
   const live = new Live({ log, providers: () => routerRef?.providers ?? [], probeIntervalMs: config.monitoring.probeIntervalMs, fetch: options.fetch });
   // One store (and one set of prepared statements) for the writer, retention, budgets and the dashboard.
   const requestLog = new RequestLogStore(db.sqlite, { log });
+  // With the log off the recorder still tracks requests in flight (graceful shutdown, gauges) and
+  // feeds metrics and provider health; it just stores nothing.
   const recorder = new Recorder({
-    store: requestLog,
+    store: config.requestLog.enabled ? requestLog : undefined,
     log,
     price,
     prices: () => pricing.current(),
     onStarted: live.started,
+    onRecorded: live.recorded,
     onWritten: live.written,
     flushIntervalMs: config.requestLog.flushIntervalMs,
     batchSize: config.requestLog.batchSize,
@@ -154,7 +158,7 @@ export async function startServer(
     },
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
     log,
-    recorder: config.requestLog.enabled ? recorder : undefined,
+    recorder,
     governance: new Governance({
       ledger,
       limiter: new InMemoryRateLimiter(options.clock),
