@@ -1,4 +1,4 @@
-import { pooledRandomBytes } from "./random.ts";
+import { RANDOM_POOL, reserveRandomBytes } from "./random.ts";
 
 /**
  * Time-sortable request ids: "req_" + 10 Crockford-base32 characters of the millisecond timestamp
@@ -8,7 +8,8 @@ import { pooledRandomBytes } from "./random.ts";
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const ID_PREFIX = "req_";
 
-const DIGITS = ALPHABET.split("");
+/** Character codes of the alphabet, for building an id's random part in one String.fromCharCode. */
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
 function encodeTime(ms: number): string {
   let out = "";
@@ -21,10 +22,11 @@ function encodeTime(ms: number): string {
 }
 
 let lastTime = -1;
-let lastRand: number[] = [];
-// The encoded time of the last id (ids minted in the same millisecond share it).
+/** The random part of the last id, 16 base-32 digits (changed in place for the next id). */
+const lastRand = new Uint8Array(16);
+// "req_" + the encoded time of the last id (ids minted in the same millisecond share it).
 let lastEncodedAt = -1;
-let lastEncoded = "";
+let lastHead = "";
 
 /**
  * A new id. Monotonic within the process: ids minted in the same millisecond (or after the clock
@@ -32,33 +34,34 @@ let lastEncoded = "";
  * creation order is id order. An explicit much older time (backfills, tests) mints a fresh id.
  */
 export function newRequestId(now = Date.now()): string {
-  let rand: number[];
+  const r = lastRand;
   if (now <= lastTime && now > lastTime - 1000) {
     now = lastTime;
-    rand = lastRand.slice();
-    for (let i = rand.length - 1; i >= 0; i--) {
-      if (rand[i]! < 31) {
-        rand[i]!++;
+    for (let i = 15; i >= 0; i--) {
+      if (r[i]! < 31) {
+        r[i]!++;
         break;
       }
-      rand[i] = 0;
+      r[i] = 0;
     }
   } else {
-    const bytes = pooledRandomBytes(16);
+    const at = reserveRandomBytes(16);
+    const bytes = RANDOM_POOL;
     // The top bit stays clear so increments within one millisecond cannot overflow in practice.
-    rand = new Array<number>(16);
-    rand[0] = bytes[0]! & 15;
-    for (let i = 1; i < 16; i++) rand[i] = bytes[i]! & 31;
+    r[0] = bytes[at]! & 15;
+    for (let i = 1; i < 16; i++) r[i] = bytes[at + i]! & 31;
   }
   lastTime = now;
-  lastRand = rand;
   if (now !== lastEncodedAt) {
-    lastEncoded = encodeTime(now);
+    lastHead = ID_PREFIX + encodeTime(now);
     lastEncodedAt = now;
   }
-  let suffix = "";
-  for (let i = 0; i < 16; i++) suffix += DIGITS[rand[i]!];
-  return ID_PREFIX + lastEncoded + suffix;
+  const c = CODES;
+  return (
+    lastHead +
+    String.fromCharCode(c[r[0]!]!, c[r[1]!]!, c[r[2]!]!, c[r[3]!]!, c[r[4]!]!, c[r[5]!]!, c[r[6]!]!, c[r[7]!]!,
+      c[r[8]!]!, c[r[9]!]!, c[r[10]!]!, c[r[11]!]!, c[r[12]!]!, c[r[13]!]!, c[r[14]!]!, c[r[15]!]!)
+  );
 }
 
 /** The smallest id that can be minted at `ms` (ids at or after `ms` compare >= it). */
