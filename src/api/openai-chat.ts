@@ -109,9 +109,10 @@ function toChatRequest(data: ChatCompletionRequestBody): Omit<ChatRequest, 'mode
   if (data.reasoning_effort != null) request.reasoningEffort = data.reasoning_effort;
   if (data.user != null) request.user = data.user;
 
-  const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) if (!MODELLED_KEYS.has(key)) extra[key] = value;
-  if (Object.keys(extra).length > 0) request.extra = extra;
+  // Keys the gateway does not model are passed through (a for-in loop: no entries array per request).
+  let extra: Record<string, unknown> | undefined;
+  for (const key in data) if (!MODELLED_KEYS.has(key)) (extra ??= {})[key] = (data as Record<string, unknown>)[key];
+  if (extra) request.extra = extra;
   return request;
 }
 

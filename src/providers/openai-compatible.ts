@@ -66,6 +66,31 @@ export function defineOpenAICompatible(
     readReasoning: spec.readReasoning ?? ((delta) => delta.reasoning_content || delta.reasoning || undefined),
   };
 
+  const auth = spec.authHeader ?? ((key: string): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {}));
+  // The URL and headers of the last call, reused while its base URL, key and extra headers are the
+  // same ones (a provider's settings are stable objects; each key string is held by its provider).
+  // The headers object is handed to fetch, which only reads it.
+  let lastBase: string | undefined;
+  let lastUrl = '';
+  const urlFor = (base: string | undefined): string => {
+    if (base !== lastBase || !lastUrl) {
+      lastBase = base;
+      lastUrl = (base ?? spec.defaultBaseUrl ?? '').replace(/\/+$/, '') + (spec.path ?? '/chat/completions');
+    }
+    return lastUrl;
+  };
+  let lastKey: string | undefined;
+  let lastExtra: Record<string, string> | undefined;
+  let lastHeaders: Record<string, string> | undefined;
+  const headersFor = (key: string, extra: Record<string, string> | undefined): Record<string, string> => {
+    if (!lastHeaders || key !== lastKey || extra !== lastExtra) {
+      lastKey = key;
+      lastExtra = extra;
+      lastHeaders = { 'content-type': 'application/json', ...auth(key), ...extra };
+    }
+    return lastHeaders;
+  };
+
   return {
     id: spec.id,
     defaultBaseUrl: spec.defaultBaseUrl,
@@ -73,9 +98,11 @@ export function defineOpenAICompatible(
 
     buildRequest(request, settings, { stream }) {
       const warnings: Warning[] = [];
-      const supported: ChatRequest = { ...request };
+      // Copied only when a setting this provider lacks has to be dropped.
+      let supported: ChatRequest = request;
       for (const key of spec.unsupported ?? []) {
         if (supported[key] === undefined) continue;
+        if (supported === request) supported = { ...request };
         delete supported[key];
         warnings.push({ type: 'unsupported-setting', setting: key, detail: `not supported by ${spec.id}` });
       }
@@ -87,20 +114,13 @@ export function defineOpenAICompatible(
       warnings.push(...built.warnings);
       let body = built.body;
       // Operator-configured options for this provider type win over everything but the core keys.
-      const { model, messages, stream: _s, stream_options: _o, ...options } = request.providerOptions?.[spec.id] ?? {};
-      body = { ...body, ...options };
+      const configured = request.providerOptions?.[spec.id];
+      if (configured) {
+        const { model, messages, stream: _s, stream_options: _o, ...options } = configured;
+        body = { ...body, ...options };
+      }
       if (spec.adjustBody) body = spec.adjustBody(body, supported);
-      const baseUrl = (settings.baseUrl ?? spec.defaultBaseUrl ?? '').replace(/\/+$/, '');
-      const auth =
-        spec.authHeader ?? ((key: string): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {}));
-      return {
-        http: {
-          url: baseUrl + (spec.path ?? '/chat/completions'),
-          headers: { 'content-type': 'application/json', ...auth(settings.apiKey), ...settings.headers },
-          body,
-        },
-        warnings,
-      };
+      return { http: { url: urlFor(settings.baseUrl), headers: headersFor(settings.apiKey, settings.headers), body }, warnings };
     },
 
     responseSchema: openAIResponseSchema,

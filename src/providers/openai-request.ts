@@ -53,7 +53,9 @@ export function buildOpenAIBody(
   set('reasoning_effort', request.reasoningEffort);
   set('user', request.user);
 
-  for (const [key, value] of Object.entries(request.extra ?? {})) {
+  const extra = request.extra;
+  for (const key in extra) {
+    const value = extra[key];
     if (key === 'stream_options' && stream && value && typeof value === 'object') continue; // merged below
     if (key === 'n' && value !== 1) {
       warnings.push({ type: 'unsupported-setting', setting: 'n', detail: 'only one choice is supported' });
