@@ -58,9 +58,9 @@ export class Live {
   }
 
   /** Recorder hook: a request started. */
-  started = (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => {
+  started = (id: string, receivedAt: number, endpoint: string, clientKeyId: string | undefined) => {
     if (!this.hub.subscribers("requests")) return; // no message built while no dashboard watches
-    this.hub.publish("requests", { type: "started", request: { id: info.id, received_at: info.receivedAt, endpoint: info.endpoint, client_key_id: info.clientKeyId ?? null } });
+    this.hub.publish("requests", { type: "started", request: { id, received_at: receivedAt, endpoint, client_key_id: clientKeyId ?? null } });
   };
 
   /** Recorder hook: a request ended (its row is built, log on or off). */

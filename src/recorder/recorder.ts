@@ -55,7 +55,7 @@ export type RecorderOptions = {
   /** Queue bound; producers wait (and `stats.waits` counts it) when it is full. */
   capacity: number;
   /** Told about each request as it starts (live "in flight" view); must not throw or block. */
-  onStarted?: (info: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }) => void;
+  onStarted?: (id: string, receivedAt: number, endpoint: string, clientKeyId: string | undefined) => void;
   /**
    * The current prices, as an object that is replaced whenever they change (the pricing registry).
    * An unpriced row is priced again at flush only when this has changed since it was recorded;
@@ -174,11 +174,11 @@ export class Recorder {
   }
 
   /** Marks a request as started; `stop()` waits for every begun request to be recorded. */
-  begin(info?: { id: string; receivedAt: number; endpoint: string; clientKeyId?: string }): void {
+  begin(id?: string, receivedAt = 0, endpoint = "", clientKeyId?: string): void {
     this.inFlight++;
-    if (info && this.options.onStarted) {
+    if (id !== undefined && this.options.onStarted) {
       try {
-        this.options.onStarted(info);
+        this.options.onStarted(id, receivedAt, endpoint, clientKeyId);
       } catch {}
     }
   }

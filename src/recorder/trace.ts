@@ -11,15 +11,15 @@ export class RequestTrace {
   readonly id = newRequestId();
   readonly receivedAt = Date.now();
   readonly attempts: Attempt[] = [];
-  private fields: Partial<RequestRecord> = {};
+  private fields: Partial<RequestRecord>;
   private done = false;
 
   constructor(
     private readonly recorder: Recorder | undefined,
     base: Pick<RequestRecord, "endpoint" | "stream"> & Partial<RequestRecord>,
   ) {
-    this.fields = { ...base };
-    recorder?.begin({ id: this.id, receivedAt: this.receivedAt, endpoint: base.endpoint, clientKeyId: base.clientKeyId });
+    this.fields = base; // the caller's fresh object, kept (and added to) as the request goes
+    recorder?.begin(this.id, this.receivedAt, base.endpoint, base.clientKeyId);
   }
 
   set(fields: Partial<RequestRecord>): this {
