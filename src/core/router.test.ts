@@ -44,6 +44,24 @@ describe("router", () => {
     expect(labels("claude-sonnet-4")).toContain("does not exist");
   });
 
+  test("a resolution is shared and frozen until the providers change", () => {
+    const r = new Router([provider("oa", "openai", ["gpt-4o"])], {});
+    const first = r.resolve("oa/gpt-4o");
+    expect(r.resolve("oa/gpt-4o")).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    if (!first.ok) throw new Error("expected a route");
+    expect(() => first.targets.push(first.targets[0]!)).toThrow();
+    expect(() => Object.assign(first.targets[0]!, { upstreamModel: "x" })).toThrow();
+    expect(r.resolve("oa/other")).toMatchObject({ ok: false });
+    // A provider set without gpt-4o in its allowlist: the cached route must not survive.
+    r.replaceProviders([provider("oa", "openai", ["other"])]);
+    expect(r.resolve("oa/gpt-4o")).toMatchObject({ ok: false, message: expect.stringContaining("not enabled") });
+    expect(r.resolve("oa/other")).toMatchObject({ ok: true, targets: [{ label: "oa/other" }] });
+    // Bounded: many distinct names (clients choose them) do not grow it without end.
+    for (let i = 0; i < 3000; i++) r.resolve(`oa/m${i}`);
+    expect((r as unknown as { routes: Map<string, unknown> }).routes.size).toBeLessThanOrEqual(1024);
+  });
+
   test("the model list has aliases, then each provider's models", () => {
     const ids = router.listModels().map((m) => m.id);
     expect(ids.slice(0, 2)).toEqual(["smart", "broken"]);

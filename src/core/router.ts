@@ -45,8 +45,16 @@ export function labelProvider(label: string): string {
   return slash < 0 ? label : label.slice(0, slash);
 }
 
+/** Resolutions kept (model names come from clients, so the cache is bounded: cleared when full). */
+const MAX_CACHED_ROUTES = 1024;
+
 export class Router {
   private byId: Map<string, ResolvedProvider>;
+  /**
+   * Resolutions by model name, frozen and shared by every request that names the model (a route is
+   * a pure function of the name, the providers and the aliases). Cleared when providers change.
+   */
+  private routes = new Map<string, RouteResult>();
 
   constructor(
     public providers: ResolvedProvider[],
@@ -59,6 +67,7 @@ export class Router {
   replaceProviders(providers: ResolvedProvider[]): void {
     this.providers = providers;
     this.byId = new Map(providers.map((p) => [p.id, p]));
+    this.routes = new Map();
   }
 
   private target(provider: ResolvedProvider, model: string): Target | undefined {
@@ -82,7 +91,19 @@ export class Router {
     return t ? { ok: true, targets: [t] } : { ok: false, message: `Provider '${provider.id}' has an unsupported type` };
   }
 
+  /** The targets for a model name (a shared, frozen result: callers must not change it). */
   resolve(name: string): RouteResult {
+    let route = this.routes.get(name);
+    if (route) return route;
+    route = this.resolveNow(name);
+    if (route.ok) for (const t of Object.freeze(route.targets)) Object.freeze(t);
+    Object.freeze(route);
+    if (this.routes.size >= MAX_CACHED_ROUTES) this.routes.clear();
+    this.routes.set(name, route);
+    return route;
+  }
+
+  private resolveNow(name: string): RouteResult {
     const direct = this.direct(name);
     if (direct) return direct;
     const alias = this.aliases[name];

@@ -1,6 +1,7 @@
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { createAccumulator, resultToEvents } from "../core/accumulate.ts";
 import { GatewayError, openChat } from "../core/gateway.ts";
+import type { Target } from "../core/router.ts";
 import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent, Warning } from "../core/types.ts";
 import { ClientError } from "../errors.ts";
 import { GovernanceError } from "../governance/governance.ts";
@@ -26,18 +27,18 @@ const SSE_REPLY_HEADERS = new Headers(SSE_HEADERS);
 /**
  * Reply headers of a first-attempt answer from one target (the fixed ones, the target and
  * `x-llm-proxy-attempts: 1`), built once per target and reply kind: a reply then sets only its own
- * request id. Bounded, because a label can carry a model name the client chose.
+ * request id. Keyed by the target object (the router shares one per model name), so no key string
+ * is built per request and a target dropped by the router takes its entries with it.
  */
-const firstAttemptHeaders = new Map<string, Headers>();
-const MAX_CACHED_REPLY_HEADERS = 256;
-function replyHeaders(fixed: Headers, label: string, attempts: number): Headers {
-  const key = fixed === SSE_REPLY_HEADERS ? `sse ${label}` : `json ${label}`;
-  let headers = attempts === 1 ? firstAttemptHeaders.get(key) : undefined;
+const firstAttemptHeaders = { json: new WeakMap<Target, Headers>(), sse: new WeakMap<Target, Headers>() };
+function replyHeaders(fixed: Headers, target: Target, attempts: number): Headers {
+  const cache = fixed === SSE_REPLY_HEADERS ? firstAttemptHeaders.sse : firstAttemptHeaders.json;
+  let headers = attempts === 1 ? cache.get(target) : undefined;
   if (headers) return headers;
   headers = new Headers(fixed);
-  headers.set("x-llm-proxy-target", label);
+  headers.set("x-llm-proxy-target", target.label);
   headers.set("x-llm-proxy-attempts", String(attempts));
-  if (attempts === 1 && firstAttemptHeaders.size < MAX_CACHED_REPLY_HEADERS) firstAttemptHeaders.set(key, headers);
+  if (attempts === 1) cache.set(target, headers);
   return headers;
 }
 
@@ -147,7 +148,7 @@ export async function runDialect<P extends ParsedInbound>(
     const ctx: DialectContext<P> = { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed: parsed.value };
     /** The reply: its headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */
     const reply = (body: string | ReadableStream<Uint8Array>, fixed: Headers) => {
-      const response = new Response(body, { headers: replyHeaders(fixed, target.label, trace.attempts.length) });
+      const response = new Response(body, { headers: replyHeaders(fixed, target, trace.attempts.length) });
       const h = response.headers;
       h.set("x-request-id", trace.id);
       if (limitHeaders) for (const name in limitHeaders) h.set(name, limitHeaders[name]!);
