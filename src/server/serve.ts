@@ -143,6 +143,7 @@ export async function startServer(
   providers.reload();
   // Budget spend per key, read from the hourly rollups once, then kept in memory as requests settle.
   // The admin API reads a key's spend with `ledger.spend(keyId)` → { today, month, total, reserved } (pico-USD).
+  const outputLimitMemo = new WeakMap<Target, { prices: unknown; limit: number | undefined }>();
   const ledger = new InMemoryBudgetLedger((periods) => requestLog.spendByKey(periods), options.clock);
   const v1 = {
     router,
@@ -152,8 +153,14 @@ export async function startServer(
       keyPool: new KeyPool(config.gateway.keyCooldownMs),
       fetch: options.fetch,
       maxOutputTokens: (target: Target) => {
-        const match = pricing.current().lookupBest(target.provider.type, [target.upstreamModel], { pricingProvider: target.provider.pricingProvider, providerName: target.provider.id });
-        return match.unpriced ? undefined : outputLimits.get(match.entry.id);
+        // Looked up once per target (routes are shared objects) and price list.
+        const prices = pricing.current();
+        const known = outputLimitMemo.get(target);
+        if (known && known.prices === prices) return known.limit;
+        const match = prices.lookupBest(target.provider.type, [target.upstreamModel], { pricingProvider: target.provider.pricingProvider, providerName: target.provider.id });
+        const limit = match.unpriced ? undefined : outputLimits.get(match.entry.id);
+        outputLimitMemo.set(target, { prices, limit });
+        return limit;
       },
     },
     settings: { ...config.gateway, storeBodies: config.requestLog.storeBodies },
