@@ -92,6 +92,21 @@ describe("matching rules", () => {
     expect(!gemini.unpriced && gemini.entry.id).toBe("google/gemini-2.5-flash");
   });
 
+  test("cached lookups keep each scope apart and stay bounded", () => {
+    const r = PricingRegistry.fromText(read("api.json"));
+    const entry = (l: ReturnType<typeof r.lookup>) => (l.unpriced ? "unpriced" : l.entry.id);
+    // The same id under different scopes, alternating (each call changes the remembered scope).
+    for (let i = 0; i < 3; i++) {
+      expect(entry(r.lookup("openai", "gpt-4o"))).toBe("openai/gpt-4o");
+      expect(entry(r.lookup("openai-compatible", "gpt-4o"))).toBe("unpriced");
+      expect(entry(r.lookup("openai-compatible", "gpt-4o", { pricingProvider: "openai" }))).toBe("openai/gpt-4o");
+      expect(r.lookup("openai", "gpt-4o", { providerName: "a" })).toBe(r.lookup("openai", "gpt-4o", { providerName: "a" }));
+    }
+    for (let i = 0; i < 12_000; i++) r.lookup("openai", `made-up-${i}`);
+    expect((r as unknown as { cachedLookups: number }).cachedLookups).toBeLessThanOrEqual(10_000);
+    expect(entry(r.lookup("openai", "gpt-4o"))).toBe("openai/gpt-4o");
+  });
+
   test("openai-compatible needs a pricing provider, and uses it", () => {
     const none = registry.lookup("openai-compatible", "llama-3.1-8b-instant");
     expect(none.unpriced).toBe(true);

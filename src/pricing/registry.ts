@@ -119,7 +119,11 @@ export class PricingRegistry {
   readonly info: RegistryInfo;
   private readonly providers: Map<string, StoredProvider>;
   private readonly overrides: Map<string, { key: string; price: PricingOverride }>;
-  private readonly cache = new Map<string, PricingLookup>();
+  /** Lookups by scope (provider type, pricing provider, provider name), then model id. */
+  private readonly cache = new Map<string, Map<string, PricingLookup>>();
+  private cachedLookups = 0;
+  /** The last scope asked for and its map: nearly every call repeats it, so no key is built. */
+  private lastScope: { providerType: string; pricingProvider?: string; providerName?: string; lookups: Map<string, PricingLookup> } | undefined;
 
   private constructor(providers: Map<string, StoredProvider>, info: RegistryInfo, overrides?: PricingOverrides) {
     this.providers = providers;
@@ -222,12 +226,23 @@ export class PricingRegistry {
    * with the same normalisation, else unpriced. Never returns a guessed $0.
    */
   lookup(providerType: string, model: string, options: LookupOptions = {}): PricingLookup {
-    const cacheKey = `${providerType}\u0000${model}\u0000${options.pricingProvider ?? ""}\u0000${options.providerName ?? ""}`;
-    const cached = this.cache.get(cacheKey);
+    const { pricingProvider, providerName } = options;
+    let scope = this.lastScope;
+    if (!scope || scope.providerType !== providerType || scope.pricingProvider !== pricingProvider || scope.providerName !== providerName) {
+      const key = `${providerType}\u0000${pricingProvider ?? ""}\u0000${providerName ?? ""}`;
+      let lookups = this.cache.get(key);
+      if (!lookups) this.cache.set(key, (lookups = new Map()));
+      this.lastScope = scope = { providerType, pricingProvider, providerName, lookups };
+    }
+    const cached = scope.lookups.get(model);
     if (cached) return cached;
     const result = this.lookupUncached(providerType, model, options);
-    if (this.cache.size >= LOOKUP_CACHE_LIMIT) this.cache.clear();
-    this.cache.set(cacheKey, result);
+    if (this.cachedLookups >= LOOKUP_CACHE_LIMIT) {
+      for (const lookups of this.cache.values()) lookups.clear();
+      this.cachedLookups = 0;
+    }
+    scope.lookups.set(model, result);
+    this.cachedLookups++;
     return result;
   }
 
