@@ -48,3 +48,23 @@ test("keys are stored as their SHA-256 hex digest, so keys created by earlier re
     h.close();
   }
 });
+
+test("presentedKey reads `Authorization: Bearer` (any case, any whitespace) or else x-api-key", async () => {
+  const { presentedKey } = await import("./client-keys.ts");
+  const key = (h: Record<string, string>) => presentedKey(new Headers(h));
+  expect(key({ authorization: "Bearer llmp_abc" })).toBe("llmp_abc");
+  expect(key({ authorization: "  bEaReR \t llmp_abc  " })).toBe("llmp_abc");
+  expect(key({ authorization: "Bearer a b" })).toBe("a b");
+  expect(key({ authorization: "Bearer" })).toBeUndefined();
+  expect(key({ authorization: "Bearer   " })).toBeUndefined();
+  expect(key({ authorization: "Bearerllmp_abc" })).toBeUndefined();
+  expect(key({ authorization: "Basic llmp_abc", "x-api-key": "llmp_x" })).toBeUndefined(); // a wrong scheme is not skipped
+  expect(key({ "x-api-key": " llmp_x " })).toBe("llmp_x");
+  expect(key({ "x-api-key": "  " })).toBeUndefined();
+  expect(key({})).toBeUndefined();
+  // The same answers as the regular expression this replaced.
+  const old = (auth: string) => /^Bearer\s+(.+)$/i.exec(auth.trim())?.[1]!.trim();
+  for (const a of ["Bearer x", "bearer\u00a0x", "BEARER", "Bearer\u00a0", "bearerx", "Bearer  x y  ", "Token x", "Bearer\tq"]) {
+    expect(key({ authorization: a })).toBe(old(a));
+  }
+});

@@ -118,8 +118,12 @@ export class ClientKeyVerifier {
 export function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get("authorization");
   if (auth) {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    return m ? m[1]!.trim() : undefined;
+    // `Bearer <key>`, the scheme in any case, then whitespace (what /^Bearer\s+(.+)$/i took, without a regex per request).
+    const value = auth.trim();
+    if (value.slice(0, 6).toLowerCase() !== "bearer") return undefined;
+    const rest = value.slice(6);
+    const key = rest.trimStart();
+    return key.length > 0 && key.length < rest.length ? key : undefined;
   }
   return headers.get("x-api-key")?.trim() || undefined;
 }

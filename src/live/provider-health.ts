@@ -62,7 +62,8 @@ export class ProviderHealthTracker {
 
   private record(provider: string, ok: boolean, latency: number, error?: { error_class: string; message?: string }) {
     const now = this.now();
-    const list = this.samples.get(provider) ?? [];
+    let list = this.samples.get(provider);
+    if (!list) this.samples.set(provider, (list = []));
     list.push({ at: now, ok, latency });
     // Evict from the front in bulk, and only once the list is MAX_SAMPLES + EVICT_EVERY long or its
     // oldest sample has left the window, so a busy provider pays one splice per EVICT_EVERY samples
@@ -72,7 +73,6 @@ export class ProviderHealthTracker {
       while (drop < list.length && (list[drop]!.at < now - WINDOW_MS || list.length - drop > MAX_SAMPLES)) drop++;
       if (drop) list.splice(0, drop);
     }
-    this.samples.set(provider, list);
     const e = this.entry(provider);
     if (ok) e.last_success_at = now;
     else e.last_error = { at: now, ...error! };
