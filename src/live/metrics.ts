@@ -4,7 +4,7 @@ import { attemptsOf, type RowFacts } from "../db/request-log.ts";
 
 /**
  * In-process metrics: the one source for the System page, the live hub and `GET /metrics`
- * (Prometheus text format). Fed by the request log as rows are written, plus gauges read on demand.
+ * (Prometheus text format). Fed by the recorder as each request ends (log on or off), plus gauges read on demand.
  */
 type Labels = Record<string, string>;
 /** Series key: each metric is always called with the same label names in the same order. */
