@@ -257,7 +257,7 @@ export type Aggregate = {
 };
 
 /** A stored request/response body pair (gzip-compressed JSON, secrets redacted). */
-type BodyRow = { id: string; request: Uint8Array | null; response: Uint8Array | null };
+export type BodyRow = { id: string; request: Uint8Array | null; response: Uint8Array | null };
 
 /** Rows per stored chunk (a writer batch is split into chunks of at most this many rows). */
 export const CHUNK_ROWS = 256;

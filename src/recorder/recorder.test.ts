@@ -327,6 +327,41 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("bodies and re-pricing stay with their own rows across batches, a failed flush and a retry", () => {
+    let loaded = false;
+    const { h, recorder, store } = setup({
+      batchSize: 3,
+      price: ({ usage }) => (loaded || usage.inputTokens !== 105 ? { costPico: BigInt(usage.inputTokens ?? 0), entry: "openai/gpt-4o", rule: "exact" } : { costPico: null, rule: "unpriced" }),
+    });
+    let prices = {};
+    (recorder as unknown as { options: { prices: () => unknown } }).options.prices = () => prices;
+    const real = store.writeBatch.bind(store);
+    let failNext = true;
+    store.writeBatch = (rows, bodies) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error("disk full");
+      }
+      real(rows, bodies);
+    };
+    const records = Array.from({ length: 8 }, (_, i) => record(i, Date.now(), i === 1 || i === 4 || i === 6 ? { bodies: { request: { n: i } } } : {}));
+    for (const r of records) recorder.record(r, false);
+    recorder.flush(); // the first batch fails: everything stays queued
+    expect(recorder.queued).toBe(8);
+    loaded = true;
+    prices = {}; // new prices: the unpriced row (input 105) is priced again when written
+    recorder.flush();
+    expect(recorder.queued).toBe(0);
+    for (const [i, r] of records.entries()) {
+      const got = store.get(r.id)!;
+      expect(got.row.cost_pico).toBe(i === 0 ? null : 100 + i); // row 0 is a 502: never priced
+      expect(got.requestGz === null).toBe(!(i === 1 || i === 4 || i === 6));
+      if (got.requestGz) expect(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz)))).toEqual({ n: i });
+    }
+    expect((recorder as unknown as { extraCount: number }).extraCount).toBe(0);
+    h.close();
+  });
+
   test("bodies are stored compressed with secrets redacted", () => {
     const { h, recorder, store } = setup();
     const r = record(1, Date.now(), { bodies: { request: { model: "x", api_key: "sk-secret", messages: [{ role: "user", content: "hi" }] }, response: { ok: true } } });

@@ -1,6 +1,6 @@
 import type { Attempt } from "../core/gateway.ts";
 import type { Usage, Warning } from "../core/types.ts";
-import type { LogRow, RequestLogStore } from "../db/request-log.ts";
+import type { BodyRow, LogRow, RequestLogStore } from "../db/request-log.ts";
 import type { Logger } from "../logger.ts";
 
 /** What the request path hands to the recorder once a request has ended. */
@@ -149,7 +149,7 @@ function toRow(r: RequestRecord, price: Pricer | undefined): LogRow {
  * with: the writer prices it again if those have changed since (the registry loads in the
  * background at startup, so a price may have arrived by then).
  */
-type Queued = { row: LogRow; bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
+type Extra = { bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
 
 /**
  * The request log writer: a bounded in-memory queue drained by one writer in batched
@@ -158,7 +158,15 @@ type Queued = { row: LogRow; bodies?: RequestRecord["bodies"]; unpriced?: { reco
  * failed flush keeps its rows queued and is retried.
  */
 export class Recorder {
-  private queue: Queued[] = [];
+  /** Rows waiting for the writer, oldest first. */
+  private queue: LogRow[] = [];
+  /**
+   * What a few queued rows need besides the row (bodies to store, or a record to price again), by
+   * position in `queue`; empty unless some row has any (most requests have neither, and then
+   * nothing but the row is kept per request).
+   */
+  private extras: Array<Extra | undefined> = [];
+  private extraCount = 0;
   private waiters: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushScheduled = false;
@@ -207,16 +215,20 @@ export class Recorder {
     }
     if (!this.options.store) return;
     const unpriced = row.pricing_rule === "unpriced" ? { record, prices: this.options.prices?.() } : undefined;
-    return this.enqueue({ row, bodies: record.bodies, unpriced });
+    return this.enqueue(row, record.bodies || unpriced ? { bodies: record.bodies, unpriced } : undefined);
   }
 
-  private enqueue(queued: Queued): Promise<void> | void {
+  private enqueue(row: LogRow, extra: Extra | undefined): Promise<void> | void {
     if (this.queue.length >= this.options.capacity) {
       this.stats.waits++;
       this.scheduleFlush();
-      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.enqueue(queued));
+      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.enqueue(row, extra));
     }
-    this.queue.push(queued);
+    if (extra) {
+      this.extras[this.queue.length] = extra;
+      this.extraCount++;
+    }
+    this.queue.push(row);
     if (this.queue.length >= this.options.batchSize) this.scheduleFlush();
   }
 
@@ -246,25 +258,30 @@ export class Recorder {
   /** Writes the oldest `batchSize` queued rows in one transaction; false when the write failed. */
   private writeOneBatch(): boolean {
     if (!this.queue.length) return true;
-    const batch = this.queue.slice(0, this.options.batchSize);
-    let rows: LogRow[];
+    const n = Math.min(this.queue.length, this.options.batchSize);
+    const rows = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+    const extras = this.extraCount ? this.extras.slice(0, n) : undefined;
     try {
-      const prices = this.options.prices?.();
-      rows = batch.map((q) => {
-        if (!q.unpriced || (this.options.prices && q.unpriced.prices === prices)) return q.row;
-        priceRow(q.row, q.unpriced.record, this.options.price);
-        q.unpriced = q.row.pricing_rule === "unpriced" ? { record: q.unpriced.record, prices } : undefined;
-        return q.row;
-      });
-      const bodies = batch.flatMap((r) =>
-        r.bodies
-          ? [{
-              id: r.row.id,
-              request: r.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.request))) : null,
-              response: r.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(r.bodies.response))) : null,
-            }]
-          : [],
-      );
+      const bodies: BodyRow[] = [];
+      if (extras) {
+        const prices = this.options.prices?.();
+        for (let i = 0; i < extras.length; i++) {
+          const x = extras[i];
+          if (!x) continue;
+          const row = rows[i]!;
+          if (x.unpriced && !(this.options.prices && x.unpriced.prices === prices)) {
+            priceRow(row, x.unpriced.record, this.options.price);
+            x.unpriced = row.pricing_rule === "unpriced" ? { record: x.unpriced.record, prices } : undefined;
+          }
+          if (x.bodies) {
+            bodies.push({
+              id: row.id,
+              request: x.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(x.bodies.request))) : null,
+              response: x.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(x.bodies.response))) : null,
+            });
+          }
+        }
+      }
       this.options.store!.writeBatch(rows, bodies);
     } catch (e) {
       this.stats.failures++;
@@ -274,7 +291,13 @@ export class Recorder {
       });
       return false;
     }
-    this.queue.splice(0, batch.length);
+    if (rows === this.queue) this.queue = [];
+    else this.queue.splice(0, n);
+    if (extras) {
+      for (const x of extras) if (x) this.extraCount--;
+      this.extras.splice(0, n);
+      if (this.extraCount === 0) this.extras = [];
+    }
     if (this.options.onWritten) {
       try {
         this.options.onWritten(rows);
@@ -282,7 +305,7 @@ export class Recorder {
         this.options.log.error("request log listener failed", { error: (e as Error).message });
       }
     }
-    this.stats.written += batch.length;
+    this.stats.written += n;
     this.stats.flushes++;
     for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();
     return true;
