@@ -144,10 +144,10 @@ function toRow(r: RequestRecord, price: Pricer | undefined): LogRow {
 }
 
 /**
- * A queued row, built when its request was recorded, with what the writer and listeners still need.
- * `unpriced` keeps the record of a row that had usage but no price, and the prices it was priced
- * with: the writer prices it again if those have changed since (the registry loads in the
- * background at startup, so a price may have arrived by then).
+ * What the writer still needs for a queued row besides the row: its bodies (when stored), and for a
+ * row that had usage but no price, its record and the prices it was priced with: the writer prices
+ * it again if those have changed since (the registry loads in the background at startup, so a
+ * price may have arrived by then).
  */
 type Extra = { bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
 

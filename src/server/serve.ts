@@ -141,9 +141,10 @@ export async function startServer(
   // Providers managed through the admin API join the config ones; changes re-route in place.
   const providers = new ProviderStore(db.db, key.key, config.providers, router, log);
   providers.reload();
+  // A target's max output tokens, by (shared) target, with the price list it was looked up in.
+  const outputLimitMemo = new WeakMap<Target, { prices: unknown; limit: number | undefined }>();
   // Budget spend per key, read from the hourly rollups once, then kept in memory as requests settle.
   // The admin API reads a key's spend with `ledger.spend(keyId)` → { today, month, total, reserved } (pico-USD).
-  const outputLimitMemo = new WeakMap<Target, { prices: unknown; limit: number | undefined }>();
   const ledger = new InMemoryBudgetLedger((periods) => requestLog.spendByKey(periods), options.clock);
   const v1 = {
     router,
