@@ -356,7 +356,7 @@ describe("recorder", () => {
       const got = store.get(r.id)!;
       expect(got.row.cost_pico).toBe(i === 0 ? null : 100 + i); // row 0 is a 502: never priced
       expect(got.requestGz === null).toBe(!(i === 1 || i === 4 || i === 6));
-      if (got.requestGz) expect(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz)))).toEqual({ n: i });
+      if (got.requestGz) expect(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz as Uint8Array<ArrayBuffer>)))).toEqual({ n: i });
     }
     expect((recorder as unknown as { extraCount: number }).extraCount).toBe(0);
     h.close();
