@@ -95,7 +95,13 @@ export async function openChat(
   const attempts: Attempt[] = input.attempts ?? [];
   let last: ProviderError | undefined;
 
-  for (const target of input.targets) {
+  const targets = input.targets;
+  // An index loop, not for…of: JSC's optimised code for this async function left the for…of array
+  // iterator with an OutOfBounds speculation failure on nearly every request (the function is
+  // resumed inside the loop after each await), so it ran deoptimised and was recompiled again and
+  // again (BUN_JSC_printEachOSRExit; see README).
+  for (let t = 0; t < targets.length; t++) {
+    const target = targets[t]!;
     const { provider } = target;
     const keys = provider.apiKeys.length ? keyPool.order(provider.id, provider.apiKeys.length) : [-1];
     let retries = 0;
