@@ -3,6 +3,7 @@
  * Deoptimisation check: runs llm-proxy under the benchmark's load with JSC's `printEachOSRExit`
  * on, and counts the speculation failures ("OSR exits") per code site.
  *   bun run bench:deopt [--seconds 8] [--connections 32] [--max 1000] [--gateway auto|binary|source]
+ *                       [--endpoint chat|messages|responses]
  * A site that exits now and then is normal: JSC recompiles the function after ~100 exits with the
  * new type information. A site that exits thousands of times is a function that keeps running
  * deoptimised and being recompiled, on every request (session 12 found one in the gateway loop:
@@ -12,7 +13,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CHAT_BODY, STREAM_BODY } from "./fixtures.ts";
+import { CHAT_BODY, MODEL, STREAM_BODY } from "./fixtures.ts";
 import { chooseGateway, gatewayEnv, prepareGateway, ROOT } from "./gateway.ts";
 import { bunLoadGen, wrkLoadGen, wrkVersion } from "./loadgen.ts";
 import * as P from "./procs.ts";
@@ -48,6 +49,17 @@ if (import.meta.main) {
   const mode = argv.includes("--gateway") ? argv[argv.indexOf("--gateway") + 1] : "source";
   if (mode !== "auto" && mode !== "binary" && mode !== "source") throw new Error("--gateway takes auto, binary or source");
   const gw = chooseGateway(mode);
+  const endpoint = argv.includes("--endpoint") ? argv[argv.indexOf("--endpoint") + 1] : "chat";
+  const system = "You are a concise assistant. Answer in plain English.";
+  const question = "In two sentences, why do HTTP clients keep connections alive between requests?";
+  /** Path and body (non-streaming, streaming) of each inbound API, all served by the same mock. */
+  const endpoints: Record<string, { path: string; body: (stream: boolean) => string }> = {
+    chat: { path: "/v1/chat/completions", body: (stream) => (stream ? STREAM_BODY : CHAT_BODY) },
+    messages: { path: "/v1/messages", body: (stream) => JSON.stringify({ model: MODEL, max_tokens: 256, system, messages: [{ role: "user", content: question }], ...(stream ? { stream } : {}) }) },
+    responses: { path: "/v1/responses", body: (stream) => JSON.stringify({ model: MODEL, instructions: system, input: question, max_output_tokens: 256, ...(stream ? { stream } : {}) }) },
+  };
+  const api = endpoints[endpoint ?? ""];
+  if (!api) throw new Error(`--endpoint takes ${Object.keys(endpoints).join(", ")}`);
 
   P.installCleanup();
   P.pinSelf();
@@ -61,7 +73,7 @@ if (import.meta.main) {
   const wrk = wrkVersion();
   const load = wrk ? wrkLoadGen(tmp, wrk) : bunLoadGen();
   let failed = false;
-  console.log(`# Speculation failures per code site (llm-proxy ${gw.label}, ${seconds} s at ${connections} connections, ${wrk ? "wrk" : "Bun client"})\n`);
+  console.log(`# Speculation failures per code site (llm-proxy ${gw.label}, POST ${api.path}, ${seconds} s at ${connections} connections, ${wrk ? "wrk" : "Bun client"})\n`);
   for (const stream of [false, true]) {
     const mockPort = await P.freePort();
     const mock = P.spawnChild(P.CORE_LOAD, [process.execPath, path.join(import.meta.dir, "mock-upstream.ts"), String(mockPort), "0", stream ? "1" : "0"]);
@@ -76,7 +88,7 @@ if (import.meta.main) {
       logFile: log,
     });
     await P.waitReady(`http://127.0.0.1:${port}/healthz`, proc, 60_000);
-    const r = await load.run({ url: `http://127.0.0.1:${port}/v1/chat/completions`, key }, stream ? STREAM_BODY : CHAT_BODY, connections, seconds);
+    const r = await load.run({ url: `http://127.0.0.1:${port}${api.path}`, key }, api.body(stream), connections, seconds);
     await P.stopChild(proc, 20_000);
     await P.stopChild(mock);
     const sites = countExits(fs.readFileSync(log, "utf8"));
