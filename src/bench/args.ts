@@ -105,3 +105,20 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     sliceDuration: num("sliceDuration", base.sliceDuration, 1, 120),
   };
 }
+
+/** `--name N` from a side script's arguments (profile, in-process, deopt): a positive number, or `fallback` when absent. */
+export function positiveFlag(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  const n = i >= 0 ? Number(argv[i + 1]) : fallback;
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
+  return n;
+}
+
+/** `--name VALUE` from a side script's arguments, one of `choices`; `choices[0]` when absent. */
+export function choiceFlag<C extends string>(argv: string[], name: string, choices: readonly [C, ...C[]]): C {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return choices[0];
+  const value = argv[i + 1];
+  if (!choices.includes(value as C)) throw new Error(`--${name} takes ${choices.join(", ")}`);
+  return value as C;
+}

@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { choiceFlag, positiveFlag } from "./args.ts";
 import { CHAT_BODY, MODEL, STREAM_BODY } from "./fixtures.ts";
 import { chooseGateway, gatewayEnv, prepareGateway, ROOT } from "./gateway.ts";
 import { bunLoadGen, wrkLoadGen, wrkVersion } from "./loadgen.ts";
@@ -37,29 +38,20 @@ export function countExits(log: string): ExitSite[] {
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  const flag = (name: string, fallback: number) => {
-    const i = argv.indexOf(`--${name}`);
-    const n = i >= 0 ? Number(argv[i + 1]) : fallback;
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
-    return n;
-  };
-  const seconds = Math.min(120, flag("seconds", 8));
-  const connections = Math.round(flag("connections", 32));
-  const max = flag("max", 1000);
-  const mode = argv.includes("--gateway") ? argv[argv.indexOf("--gateway") + 1] : "source";
-  if (mode !== "auto" && mode !== "binary" && mode !== "source") throw new Error("--gateway takes auto, binary or source");
-  const gw = chooseGateway(mode);
-  const endpoint = argv.includes("--endpoint") ? argv[argv.indexOf("--endpoint") + 1] : "chat";
+  const seconds = Math.min(120, positiveFlag(argv, "seconds", 8));
+  const connections = Math.round(positiveFlag(argv, "connections", 32));
+  const max = positiveFlag(argv, "max", 1000);
+  const gw = chooseGateway(choiceFlag(argv, "gateway", ["source", "auto", "binary"]));
+  const endpoint = choiceFlag(argv, "endpoint", ["chat", "messages", "responses"]);
   const system = "You are a concise assistant. Answer in plain English.";
   const question = "In two sentences, why do HTTP clients keep connections alive between requests?";
   /** Path and body (non-streaming, streaming) of each inbound API, all served by the same mock. */
-  const endpoints: Record<string, { path: string; body: (stream: boolean) => string }> = {
+  const endpoints: Record<typeof endpoint, { path: string; body: (stream: boolean) => string }> = {
     chat: { path: "/v1/chat/completions", body: (stream) => (stream ? STREAM_BODY : CHAT_BODY) },
     messages: { path: "/v1/messages", body: (stream) => JSON.stringify({ model: MODEL, max_tokens: 256, system, messages: [{ role: "user", content: question }], ...(stream ? { stream } : {}) }) },
     responses: { path: "/v1/responses", body: (stream) => JSON.stringify({ model: MODEL, instructions: system, input: question, max_output_tokens: 256, ...(stream ? { stream } : {}) }) },
   };
-  const api = endpoints[endpoint ?? ""];
-  if (!api) throw new Error(`--endpoint takes ${Object.keys(endpoints).join(", ")}`);
+  const api = endpoints[endpoint];
 
   P.installCleanup();
   P.pinSelf();

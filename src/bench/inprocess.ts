@@ -19,17 +19,13 @@ import { openDatabase } from "../db/client.ts";
 import { RequestLogStore } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
+import { positiveFlag } from "./args.ts";
 import { CHAT_BODY, COMPLETION_JSON } from "./fixtures.ts";
 import { gatewayEnv } from "./gateway.ts";
 import { CORE_SERVER, PINNING, pinSelf } from "./procs.ts";
 
 const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const i = argv.indexOf(`--${name}`);
-  const n = i >= 0 ? Number(argv[i + 1]) : fallback;
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
-  return n;
-};
+const flag = (name: string, fallback: number) => positiveFlag(argv, name, fallback);
 const seconds = flag("seconds", 1);
 const rounds = Math.round(flag("rounds", 8));
 const concurrency = Math.round(flag("concurrency", 32));
