@@ -91,6 +91,12 @@ export function defineOpenAICompatible(
     return lastHeaders;
   };
 
+  const bodyOptions = {
+    maxTokensField: spec.maxTokensField ?? 'max_tokens',
+    developerRole: spec.developerRole ?? false,
+    mapAssistantMessage: spec.mapAssistantMessage,
+  } as const;
+
   return {
     id: spec.id,
     defaultBaseUrl: spec.defaultBaseUrl,
@@ -100,19 +106,15 @@ export function defineOpenAICompatible(
       const warnings: Warning[] = [];
       // Copied only when a setting this provider lacks has to be dropped.
       let supported: ChatRequest = request;
-      for (const key of spec.unsupported ?? []) {
-        if (supported[key] === undefined) continue;
-        if (supported === request) supported = { ...request };
-        delete supported[key];
-        warnings.push({ type: 'unsupported-setting', setting: key, detail: `not supported by ${spec.id}` });
+      if (spec.unsupported) {
+        for (const key of spec.unsupported) {
+          if (supported[key] === undefined) continue;
+          if (supported === request) supported = { ...request };
+          delete supported[key];
+          warnings.push({ type: 'unsupported-setting', setting: key, detail: `not supported by ${spec.id}` });
+        }
       }
-      const built = buildOpenAIBody(supported, stream, {
-        maxTokensField: spec.maxTokensField ?? 'max_tokens',
-        developerRole: spec.developerRole ?? false,
-        mapAssistantMessage: spec.mapAssistantMessage,
-      });
-      warnings.push(...built.warnings);
-      let body = built.body;
+      let body = buildOpenAIBody(supported, stream, bodyOptions, warnings).body;
       // Operator-configured options for this provider type win over everything but the core keys.
       const configured = request.providerOptions?.[spec.id];
       if (configured) {

@@ -20,38 +20,36 @@ const MODELLED_KEYS = new Set([
   'reasoning_effort', 'user',
 ]);
 
-/** Builds the body; warnings report `extra` keys that were ignored. */
+/** Builds the body; warnings report `extra` keys that were ignored (pushed to `warnings` when given). */
 export function buildOpenAIBody(
   request: ChatRequest,
   stream: boolean,
   options: OpenAIBodyOptions,
+  warnings: Warning[] = [],
 ): { body: OpenAIWireBody; warnings: Warning[] } {
-  const warnings: Warning[] = [];
-  const body: OpenAIWireBody = {
-    model: request.model,
-    messages: request.messages.map((message) => mapMessage(message, options)),
-  };
-  const set = (key: string, value: unknown) => {
-    if (value !== undefined) body[key] = value;
-  };
-  set('temperature', request.temperature);
-  set('top_p', request.topP);
-  set(options.maxTokensField, request.maxOutputTokens);
-  set('stop', request.stop);
-  set('seed', request.seed);
-  set(
-    'tools',
-    request.tools?.map(({ name, description, parameters, strict }) => ({
+  const source = request.messages;
+  const messages: OpenAIWireRequestMessage[] = new Array(source.length);
+  for (let i = 0; i < source.length; i++) messages[i] = mapMessage(source[i]!, options);
+  const body: OpenAIWireBody = { model: request.model, messages };
+  // Each key set only when present (plain assignments, no helper closure per request).
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.maxOutputTokens !== undefined) body[options.maxTokensField] = request.maxOutputTokens;
+  if (request.stop !== undefined) body.stop = request.stop;
+  if (request.seed !== undefined) body.seed = request.seed;
+  if (request.tools !== undefined) {
+    body.tools = request.tools.map(({ name, description, parameters, strict }) => ({
       type: 'function',
       function: compact({ name, description, parameters, strict }),
-    })),
-  );
+    }));
+  }
   const choice = request.toolChoice;
-  set('tool_choice', typeof choice === 'object' ? { type: 'function', function: { name: choice.name } } : choice);
-  set('parallel_tool_calls', request.parallelToolCalls);
-  set('response_format', mapResponseFormat(request.responseFormat));
-  set('reasoning_effort', request.reasoningEffort);
-  set('user', request.user);
+  if (choice !== undefined) body.tool_choice = typeof choice === 'object' ? { type: 'function', function: { name: choice.name } } : choice;
+  if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
+  const format = mapResponseFormat(request.responseFormat);
+  if (format !== undefined) body.response_format = format;
+  if (request.reasoningEffort !== undefined) body.reasoning_effort = request.reasoningEffort;
+  if (request.user !== undefined) body.user = request.user;
 
   const extra = request.extra;
   for (const key in extra) {

@@ -28,29 +28,47 @@ export const OPENAI_FINISH_REASONS: Record<string, FinishReason['unified']> = {
   content_filter: 'content-filter',
 };
 
-/** OpenAI usage semantics, which every OpenAI-compatible provider is normalised to. */
+/**
+ * OpenAI usage semantics, which every OpenAI-compatible provider is normalised to. Fields are
+ * assigned only when present (no `delete` afterwards: an object that loses a property leaves the
+ * shared shape its kind of object has, and every later read of it is slower).
+ */
 export function convertOpenAIUsage(usage: OpenAIWireUsage): Usage {
-  return compact({
-    inputTokens: toCount(usage.prompt_tokens),
-    cachedInputTokens: toCount(usage.prompt_tokens_details?.cached_tokens),
-    cacheWriteInputTokens: toCount(usage.prompt_tokens_details?.cache_write_tokens),
-    outputTokens: toCount(usage.completion_tokens),
-    reasoningTokens: toCount(usage.completion_tokens_details?.reasoning_tokens),
-    raw: usage,
-  });
+  const out: Usage = {};
+  const input = toCount(usage.prompt_tokens);
+  if (input !== undefined) out.inputTokens = input;
+  const prompt = usage.prompt_tokens_details;
+  if (prompt) {
+    const cached = toCount(prompt.cached_tokens);
+    if (cached !== undefined) out.cachedInputTokens = cached;
+    const cacheWrite = toCount(prompt.cache_write_tokens);
+    if (cacheWrite !== undefined) out.cacheWriteInputTokens = cacheWrite;
+  }
+  const output = toCount(usage.completion_tokens);
+  if (output !== undefined) out.outputTokens = output;
+  const reasoning = toCount(usage.completion_tokens_details?.reasoning_tokens);
+  if (reasoning !== undefined) out.reasoningTokens = reasoning;
+  out.raw = usage;
+  return out;
 }
 
 /** Non-streaming 2xx body → result. Refusals count as text; content '' beside tool calls stays ''. */
 export function parseOpenAIResponse(body: OpenAIWireResponse, warnings: Warning[], readers: OpenAIReaders): ChatResult {
-  const choice = body.choices.find((c) => (c.index ?? 0) === 0) ?? body.choices[0];
+  const choices = body.choices;
+  let choice = choices[0];
+  for (let i = 0; i < choices.length; i++) {
+    if ((choices[i]!.index ?? 0) === 0) {
+      choice = choices[i];
+      break;
+    }
+  }
   const message = choice?.message;
+  const calls = message?.tool_calls;
   const result: ChatResult = {
     text: message?.content || message?.refusal || '',
-    toolCalls: (message?.tool_calls ?? []).map((call) => ({
-      id: call.id || mintToolCallId(),
-      name: call.function?.name ?? '',
-      arguments: call.function?.arguments ?? '',
-    })),
+    toolCalls: calls?.length
+      ? calls.map((call) => ({ id: call.id || mintToolCallId(), name: call.function?.name ?? '', arguments: call.function?.arguments ?? '' }))
+      : [],
     finishReason: readers.mapFinishReason(choice?.finish_reason),
     usage: body.usage ? readers.readUsage(body.usage) : {},
     warnings,
