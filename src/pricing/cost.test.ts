@@ -298,8 +298,40 @@ describe("priceRequest", () => {
     const withOverride = registry.withOverrides({ "gpt-9-turbo": { input: 1, output: 2 } });
     const priced = priceRequest(withOverride, { providerType: "openai", models: ["gpt-9-turbo"], usage: { inputTokens: 10, outputTokens: 10 } });
     expect(priced).toMatchObject({ costPico: 30_000_000n, costNano: 30_000, rule: "override", entry: "override:gpt-9-turbo" });
-    const result = priced.cost as CostResult;
-    expect(result.breakdown.input).toBe(10_000_000n);
+    expect(priced.breakdown).toMatchObject({ total: 30_000_000, input: 10_000_000, output: 20_000_000 });
+  });
+
+  test("the number path gives the bigint path's cost to the pico-USD, and hands over past 2^53", () => {
+    const overrides = {
+      "m-plain": { input: 2.5, output: 10, cache_read: 1.25 },
+      "m-odd": { input: 0.083333, output: 0.01875, cache_write: 0.0375, reasoning: 3.7 },
+      "m-tiers": { input: 1.25, output: 10, context_over_200k: { input: 2.5, output: 15 } },
+      "m-huge": { input: 9_000_000, output: 9_000_000 },
+    };
+    const priced = registry.withOverrides(overrides);
+    let seed = 7;
+    const rnd = (max: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % max);
+    for (let i = 0; i < 400; i++) {
+      const model = Object.keys(overrides)[i % 4]!;
+      const input = rnd(400_000);
+      const usage: Usage = { inputTokens: input, cachedInputTokens: rnd(input + 1), cacheWriteInputTokens: rnd(1000), outputTokens: rnd(50_000), reasoningTokens: rnd(60_000) };
+      for (const providerType of ["openai", "anthropic", "grok"]) {
+        const raw = { cache_creation: { ephemeral_1h_input_tokens: rnd(500) }, cost_in_usd_ticks: rnd(1e9) };
+        const got = priceRequest(priced, { providerType, models: [model], usage: { ...usage, raw } });
+        const exact = computeCost({ ...usage, raw }, priced.get("override", model)?.cost ?? (priced as any).lookupBest(providerType, [model], {}).entry.cost, providerType);
+        expect(got.costPico).toBe(exact.totalPicoUsd);
+        expect(got.costNano).toBe(exact.totalNanoUsd);
+        expect(got.breakdown).toMatchObject({
+          total: Number(exact.totalPicoUsd), input: Number(exact.breakdown.input), cache_read: Number(exact.breakdown.cacheRead),
+          cache_write: Number(exact.breakdown.cacheWrite), output: Number(exact.breakdown.output), reasoning: Number(exact.breakdown.reasoning),
+        });
+        if (exact.tier) expect(got.breakdown?.tier).toBe(exact.tier);
+        if (exact.notes.length) expect(got.breakdown?.notes).toEqual(exact.notes);
+      }
+    }
+    // 9,000,000 USD per 1M tokens × 10M tokens: far past 2^53 pico-USD, still exact.
+    const huge = priceRequest(priced, { providerType: "openai", models: ["m-huge"], usage: { inputTokens: 10_000_000, outputTokens: 0 } });
+    expect(huge.costPico).toBe(90_000_000_000_000_000_000n);
   });
 
   test("approximate matches are flagged in the stored breakdown", () => {

@@ -63,17 +63,23 @@ export function ratePico(usdPerMillion: number): bigint {
 
 /** The prices that apply to a prompt of `promptTokens` tokens, and the tier label if not the base. */
 export function selectPrices(cost: ModelCost, promptTokens: number): { prices: TierPrices; tier?: string } {
+  const tier = selectTier(cost, promptTokens);
+  return tier ? { prices: tier, tier: `context>${tier.tier.size}` } : { prices: cost };
+}
+
+/** The context tier whose prices apply (the largest size the prompt exceeds), or undefined for the base prices. */
+function selectTier(cost: ModelCost, promptTokens: number) {
   const tiers = cost.tiers && cost.tiers.length > 0
     ? cost.tiers
     : cost.context_over_200k
       ? [{ ...cost.context_over_200k, tier: { type: "context", size: 200_000 } }]
-      : [];
+      : undefined;
+  if (!tiers) return undefined;
   let chosen: (typeof tiers)[number] | undefined;
   for (const t of tiers) {
     if (t.tier.type === "context" && promptTokens > t.tier.size && (!chosen || t.tier.size > chosen.tier.size)) chosen = t;
   }
-  if (!chosen) return { prices: cost };
-  return { prices: chosen, tier: `context>${chosen.tier.size}` };
+  return chosen;
 }
 
 const count = (n: number | undefined) => (typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
@@ -87,15 +93,33 @@ function rawNumber(raw: unknown, ...path: string[]): number | undefined {
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
+/** USD per 1M tokens → pico-USD per token, as a number (an integer up to 6 decimals). */
+function rate(usdPerMillion: number): number {
+  if (!Number.isFinite(usdPerMillion) || usdPerMillion < 0) throw new RangeError(`invalid price ${usdPerMillion}`);
+  return Math.round(usdPerMillion * 1e6);
+}
+
 /**
- * Cost of one request. `providerType` selects provider-specific details read from `usage.raw`
- * (Anthropic 1-hour cache writes, xAI's reported cost); the arithmetic is the same for all.
+ * What a request is billed for, before any multiplication: the tokens of each component and its
+ * rate in pico-USD per token, the tier and the notes (the billing rules at the top of this file).
+ * `computeCost` multiplies it out in bigints; `costInNumbers` in numbers while they are exact.
  */
-export function computeCost(usage: Usage, cost: ModelCost, providerType: string): CostResult {
+export type Bill = {
+  tokens: CostResult["tokens"];
+  /** Pico-USD per token (integers). `cacheWrite1h` tokens are billed at 2 × `input`. */
+  rates: { input: number; cacheRead: number; cacheWrite: number; output: number; reasoning: number };
+  tier?: string;
+  notes: string[];
+  /** xAI's own figure, in its ticks (1e-10 USD). */
+  upstreamTicks?: number;
+};
+
+/** The bill for one request (see `Bill`); `providerType` selects what is read from `usage.raw`. */
+export function billOf(usage: Usage, cost: ModelCost, providerType: string): Bill {
   const notes: string[] = [];
   const inputTokens = count(usage.inputTokens);
-  let cacheRead = count(usage.cachedInputTokens);
-  let cacheWrite = count(usage.cacheWriteInputTokens);
+  const cacheRead = count(usage.cachedInputTokens);
+  const cacheWrite = count(usage.cacheWriteInputTokens);
   if (cacheRead + cacheWrite > inputTokens) {
     notes.push(`cached + cache-write tokens (${cacheRead + cacheWrite}) exceed input tokens (${inputTokens}): billed as reported`);
   }
@@ -105,8 +129,9 @@ export function computeCost(usage: Usage, cost: ModelCost, providerType: string)
   if (reasoning > outputTokens) notes.push(`reasoning tokens (${reasoning}) exceed output tokens (${outputTokens}): all reasoning billed`);
   const visible = Math.max(0, outputTokens - reasoning);
 
-  const { prices, tier } = selectPrices(cost, inputTokens);
-  const input = ratePico(prices.input);
+  const tier = selectTier(cost, inputTokens);
+  const prices: TierPrices = tier ?? cost;
+  const input = rate(prices.input);
   if (cacheRead > 0 && prices.cache_read === undefined) notes.push("no cache_read price: cache reads billed at the input price");
   if (cacheWrite > 0 && prices.cache_write === undefined) notes.push("no cache_write price: cache writes billed at the input price");
 
@@ -115,30 +140,61 @@ export function computeCost(usage: Usage, cost: ModelCost, providerType: string)
     cacheWrite1h = Math.min(cacheWrite, count(rawNumber(usage.raw, "cache_creation", "ephemeral_1h_input_tokens")));
     if (cacheWrite1h > 0) notes.push(`${cacheWrite1h} 1-hour cache-write tokens billed at 2× the input price`);
   }
-
-  const breakdown: CostBreakdown = {
-    input: BigInt(uncached) * input,
-    cacheRead: BigInt(cacheRead) * (prices.cache_read === undefined ? input : ratePico(prices.cache_read)),
-    cacheWrite:
-      BigInt(cacheWrite - cacheWrite1h) * (prices.cache_write === undefined ? input : ratePico(prices.cache_write)) +
-      BigInt(cacheWrite1h) * 2n * input,
-    output: BigInt(visible) * ratePico(prices.output),
-    reasoning: BigInt(reasoning) * ratePico(prices.reasoning ?? prices.output),
-  };
-  const total = breakdown.input + breakdown.cacheRead + breakdown.cacheWrite + breakdown.output + breakdown.reasoning;
-  const result: CostResult = {
-    totalPicoUsd: total,
-    totalNanoUsd: picoToNano(total),
-    breakdown,
+  const bill: Bill = {
     tokens: { input: uncached, cacheRead, cacheWrite, cacheWrite1h, output: visible, reasoning },
+    rates: {
+      input,
+      cacheRead: prices.cache_read === undefined ? input : rate(prices.cache_read),
+      cacheWrite: prices.cache_write === undefined ? input : rate(prices.cache_write),
+      output: rate(prices.output),
+      reasoning: rate(prices.reasoning ?? prices.output),
+    },
     notes,
   };
-  if (tier) result.tier = tier;
+  if (tier) bill.tier = `context>${tier.tier.size}`;
   if (providerType === "grok") {
     const ticks = rawNumber(usage.raw, "cost_in_usd_ticks");
-    if (ticks !== undefined && Number.isSafeInteger(ticks) && ticks >= 0) result.upstreamPicoUsd = BigInt(ticks) * 100n;
+    if (ticks !== undefined && Number.isSafeInteger(ticks) && ticks >= 0) bill.upstreamTicks = ticks;
   }
+  return bill;
+}
+
+/**
+ * Cost of one request. `providerType` selects provider-specific details read from `usage.raw`
+ * (Anthropic 1-hour cache writes, xAI's reported cost); the arithmetic is the same for all.
+ */
+export function computeCost(usage: Usage, cost: ModelCost, providerType: string): CostResult {
+  const { tokens, rates, tier, notes, upstreamTicks } = billOf(usage, cost, providerType);
+  const breakdown: CostBreakdown = {
+    input: BigInt(tokens.input) * BigInt(rates.input),
+    cacheRead: BigInt(tokens.cacheRead) * BigInt(rates.cacheRead),
+    cacheWrite: BigInt(tokens.cacheWrite - tokens.cacheWrite1h) * BigInt(rates.cacheWrite) + BigInt(tokens.cacheWrite1h) * 2n * BigInt(rates.input),
+    output: BigInt(tokens.output) * BigInt(rates.output),
+    reasoning: BigInt(tokens.reasoning) * BigInt(rates.reasoning),
+  };
+  const total = breakdown.input + breakdown.cacheRead + breakdown.cacheWrite + breakdown.output + breakdown.reasoning;
+  const result: CostResult = { totalPicoUsd: total, totalNanoUsd: picoToNano(total), breakdown, tokens, notes };
+  if (tier) result.tier = tier;
+  if (upstreamTicks !== undefined) result.upstreamPicoUsd = BigInt(upstreamTicks) * 100n;
   return result;
+}
+
+/**
+ * A bill's cost components and total in pico-USD as numbers, or undefined when one of them (or an
+ * intermediate product) is not an exact integer below 2^53 (9,007 USD): then use `computeCost`.
+ * The request path prices every request this way, without a bigint per component.
+ */
+export function costInNumbers(bill: Bill): { total: number; input: number; cacheRead: number; cacheWrite: number; output: number; reasoning: number } | undefined {
+  const { tokens, rates } = bill;
+  const input = tokens.input * rates.input;
+  const cacheRead = tokens.cacheRead * rates.cacheRead;
+  const cacheWrite1h = tokens.cacheWrite1h * 2 * rates.input;
+  const cacheWrite = (tokens.cacheWrite - tokens.cacheWrite1h) * rates.cacheWrite + cacheWrite1h;
+  const output = tokens.output * rates.output;
+  const reasoning = tokens.reasoning * rates.reasoning;
+  const total = input + cacheRead + cacheWrite + output + reasoning;
+  // Every term is a non-negative integer product, so an exact total (≤ 2^53) means exact terms.
+  return Number.isSafeInteger(total) && Number.isSafeInteger(cacheWrite1h) ? { total, input, cacheRead, cacheWrite, output, reasoning } : undefined;
 }
 
 /** pico-USD → nano-USD, rounded half up (half away from zero). */

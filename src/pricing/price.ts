@@ -1,5 +1,5 @@
 import type { Usage } from "../core/types.ts";
-import { computeCost, type CostResult } from "./cost.ts";
+import { billOf, computeCost, costInNumbers, picoToNano } from "./cost.ts";
 import type { LookupOptions, PricingLookup, PricingRegistry } from "./registry.ts";
 
 /** JSON-safe cost breakdown for the request log (`cost_breakdown`), integers in pico-USD. */
@@ -30,7 +30,6 @@ export type PricedRequest = {
   explanation: string;
   registryVersion: string;
   match: PricingLookup;
-  cost?: CostResult;
 };
 
 /** bigint pico-USD → number; per-request values are far below 2^53 (9,007 USD). */
@@ -49,30 +48,43 @@ export function priceRequest(
   if (match.unpriced) {
     return { costPico: null, costNano: null, rule: "unpriced", explanation: match.explanation, registryVersion: match.registryVersion, match };
   }
-  const cost = computeCost(input.usage, match.entry.cost, providerType);
-  const breakdown: CostBreakdownJson = {
-    unit: "pico-usd",
-    total: toNumber(cost.totalPicoUsd),
-    input: toNumber(cost.breakdown.input),
-    cache_read: toNumber(cost.breakdown.cacheRead),
-    cache_write: toNumber(cost.breakdown.cacheWrite),
-    output: toNumber(cost.breakdown.output),
-    reasoning: toNumber(cost.breakdown.reasoning),
-  };
-  if (cost.tier) breakdown.tier = cost.tier;
+  const bill = billOf(input.usage, match.entry.cost, providerType);
+  // In numbers (always, below 9,007 USD per request); in bigints only past that.
+  let costPico: bigint;
+  let costNano: number;
+  let breakdown: CostBreakdownJson;
+  const n = costInNumbers(bill);
+  if (n) {
+    costPico = BigInt(n.total);
+    costNano = Math.floor((n.total + 500) / 1000); // half up, as picoToNano (n.total ≥ 0)
+    breakdown = { unit: "pico-usd", total: n.total, input: n.input, cache_read: n.cacheRead, cache_write: n.cacheWrite, output: n.output, reasoning: n.reasoning };
+  } else {
+    const cost = computeCost(input.usage, match.entry.cost, providerType);
+    costPico = cost.totalPicoUsd;
+    costNano = picoToNano(cost.totalPicoUsd);
+    breakdown = {
+      unit: "pico-usd",
+      total: toNumber(cost.totalPicoUsd),
+      input: toNumber(cost.breakdown.input),
+      cache_read: toNumber(cost.breakdown.cacheRead),
+      cache_write: toNumber(cost.breakdown.cacheWrite),
+      output: toNumber(cost.breakdown.output),
+      reasoning: toNumber(cost.breakdown.reasoning),
+    };
+  }
+  if (bill.tier) breakdown.tier = bill.tier;
   if (match.approximate) breakdown.approximate = true;
-  if (cost.notes.length) breakdown.notes = cost.notes;
-  if (cost.upstreamPicoUsd !== undefined) breakdown.upstream = toNumber(cost.upstreamPicoUsd);
+  if (bill.notes.length) breakdown.notes = bill.notes;
+  if (bill.upstreamTicks !== undefined) breakdown.upstream = bill.upstreamTicks * 100; // ticks are 1e-10 USD
   return {
-    costPico: cost.totalPicoUsd,
-    costNano: cost.totalNanoUsd,
+    costPico,
+    costNano,
     breakdown,
     entry: match.entry.id,
     rule: match.rule,
     explanation: match.explanation,
     registryVersion: match.registryVersion,
     match,
-    cost,
   };
 }
 
