@@ -17,11 +17,14 @@ export class KeyPool {
    * rotation cursor, usable keys first. Benched keys are left out unless every key is benched
    * (then the one that comes back soonest is tried, so a provider is never dead forever).
    */
-  order(providerId: string, keyCount: number): number[] {
-    if (keyCount === 0) return [];
+  order(providerId: string, keyCount: number): readonly number[] {
+    if (keyCount === 0) return NO_KEYS;
+    // One key and none benched (the usual case): the same answer every time, nothing to allocate.
+    if (keyCount === 1 && this.benchedUntil.size === 0) return FIRST_KEY;
     const start = this.cursor.get(providerId) ?? 0;
     this.cursor.set(providerId, (start + 1) % keyCount);
-    const all = Array.from({ length: keyCount }, (_, i) => (start + i) % keyCount);
+    const all: number[] = new Array(keyCount);
+    for (let i = 0; i < keyCount; i++) all[i] = (start + i) % keyCount;
     if (this.benchedUntil.size === 0) return all; // nothing benched: no bookkeeping to consult
     const now = this.now();
     const usable = all.filter((i) => (this.benchedUntil.get(`${providerId}#${i}`) ?? 0) <= now);
@@ -36,3 +39,6 @@ export class KeyPool {
     this.benchedUntil.set(`${providerId}#${keyIndex}`, this.now() + this.cooldownMs);
   }
 }
+
+const NO_KEYS: readonly number[] = Object.freeze([]);
+const FIRST_KEY: readonly number[] = Object.freeze([0]);

@@ -90,7 +90,7 @@ describe("key pool", () => {
     pool.bench("p", 1);
     expect(pool.order("p", 2)).toEqual([0]);
     now = 1001;
-    expect(pool.order("p", 2).sort()).toEqual([0]);
+    expect([...pool.order("p", 2)].sort()).toEqual([0]);
     now = 1501;
     expect(pool.order("p", 2).length).toBe(2);
   });
