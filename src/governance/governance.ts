@@ -280,8 +280,18 @@ export class Governance {
       settle: (record) => {
         if (settled) return;
         settled = true;
-        this.quietly("budget settlement failed", () => this.ledger.settle(reservation, actualCostPico(this.deps.price, record)));
-        if (permit) this.quietly("rate-limit settlement failed", () => this.limiter.settle(permit, actualTokens(record)));
+        try {
+          this.quietly("budget settlement failed", this.ledger.settle(reservation, actualCostPico(this.deps.price, record)));
+        } catch (e) {
+          this.deps.onError?.("budget settlement failed", e);
+        }
+        if (permit) {
+          try {
+            this.quietly("rate-limit settlement failed", this.limiter.settle(permit, actualTokens(record)));
+          } catch (e) {
+            this.deps.onError?.("rate-limit settlement failed", e);
+          }
+        }
       },
     };
   }
@@ -309,13 +319,9 @@ export class Governance {
     return admission.headers;
   }
 
-  private quietly(message: string, run: () => unknown): void {
-    try {
-      const result = run();
-      if (result instanceof Promise) result.catch((e) => this.deps.onError?.(message, e));
-    } catch (e) {
-      this.deps.onError?.(message, e);
-    }
+  /** Reports a settlement that fails later (an asynchronous ledger or limiter); one that throws is caught by the caller. */
+  private quietly(message: string, result: unknown): void {
+    if (result instanceof Promise) result.catch((e) => this.deps.onError?.(message, e));
   }
 
   private checkCostPolicy(key: GovernedKey, model: string, quote: Quote): void {

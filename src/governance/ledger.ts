@@ -79,6 +79,10 @@ export interface BudgetLedger {
 /** Loads booked spend per key from storage: day/month sums from `dayStart`/`monthStart`, and totals. */
 export type SpendLoader = (periods: { dayStart: number; monthStart: number }) => Map<string, { day: bigint; month: bigint; total: bigint }>;
 
+function refusal(period: BudgetPeriod, limit: bigint, spent: bigint, reserved: bigint, requested: bigint, resetsAt: number | undefined): ReserveResult {
+  return { ok: false, period, limitPico: limit, spentPico: spent, reservedPico: reserved, requestedPico: requested, resetsAt };
+}
+
 type KeyState = { dayStart: number; day: bigint; monthStart: number; month: bigint; total: bigint; reserved: bigint };
 type Held = Reservation & { dayStart: number; monthStart: number; settled: boolean };
 
@@ -140,16 +144,13 @@ export class InMemoryBudgetLedger implements BudgetLedger {
     const now = this.clock();
     const s = this.state(keyId, now);
     const amount = amountPico > 0n ? amountPico : 0n;
-    const checks: Array<[BudgetPeriod, bigint | null, bigint, number | undefined]> = [
-      ["daily", budgets.dailyPico, s.day, s.dayStart + DAY_MS],
-      ["monthly", budgets.monthlyPico, s.month, nextUtcMonthStart(s.monthStart)],
-      ["total", budgets.totalPico, s.total, undefined],
-    ];
-    for (const [period, limit, spent, resetsAt] of checks) {
-      if (limit !== null && spent + s.reserved + amount > limit) {
-        return { ok: false, period, limitPico: limit, spentPico: spent, reservedPico: s.reserved, requestedPico: amount, resetsAt };
-      }
+    // Each budget in turn, written out (no list of the three per request: most keys have none).
+    const { dailyPico, monthlyPico, totalPico } = budgets;
+    if (dailyPico !== null && s.day + s.reserved + amount > dailyPico) return refusal("daily", dailyPico, s.day, s.reserved, amount, s.dayStart + DAY_MS);
+    if (monthlyPico !== null && s.month + s.reserved + amount > monthlyPico) {
+      return refusal("monthly", monthlyPico, s.month, s.reserved, amount, nextUtcMonthStart(s.monthStart));
     }
+    if (totalPico !== null && s.total + s.reserved + amount > totalPico) return refusal("total", totalPico, s.total, s.reserved, amount, undefined);
     s.reserved += amount;
     const held: Held = { keyId, amountPico: amount, at: now, dayStart: s.dayStart, monthStart: s.monthStart, settled: false };
     return { ok: true, reservation: held };

@@ -8,13 +8,14 @@ import type { RequestRecord } from "../recorder/recorder.ts";
  * can end by (success, upstream error, client disconnect, exception).
  */
 export class GovernedTrace extends RequestTrace {
-  private listeners: Array<(record: RequestRecord) => void> = [];
+  /** Listeners waiting for the final record (most requests have one: their admission's settlement). */
+  private listeners: Array<(record: RequestRecord) => void> | undefined;
   private finalRecord: RequestRecord | undefined;
 
   /** Runs `listener` with the final record when the trace finishes (at once if it already has). */
   onFinish(listener: (record: RequestRecord) => void): void {
     if (this.finalRecord) listener(this.finalRecord);
-    else this.listeners.push(listener);
+    else (this.listeners ??= []).push(listener);
   }
 
   /** The same record object the recorder gets: listeners read it and must not change it. */
@@ -22,11 +23,15 @@ export class GovernedTrace extends RequestTrace {
     const record = super.finish(fields);
     if (!record) return undefined;
     this.finalRecord = record;
-    for (const listener of this.listeners.splice(0)) {
-      try {
-        listener(record);
-      } catch {
-        // A listener must never break the request path; settlement reports its own failures.
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) {
+      for (let i = 0; i < listeners.length; i++) {
+        try {
+          listeners[i]!(record);
+        } catch {
+          // A listener must never break the request path; settlement reports its own failures.
+        }
       }
     }
     return record;
