@@ -80,16 +80,21 @@ export type OpenedProvider =
  * of both conversions). Failures before the reply is known are thrown, as from runProvider's
  * first `next()`.
  */
-export async function openProvider(
+export function openProvider(
   adapter: ProviderAdapter,
   request: ChatRequest,
   settings: ProviderSettings,
   options: RunOptions,
 ): Promise<OpenedProvider> {
-  const refused = adapter.validate?.(request, settings);
-  if (refused) throw new ProviderError({ provider: settings.instanceId ?? adapter.id, info: refused, apiKey: settings.apiKey });
-  const { http, warnings } = adapter.buildRequest(request, settings, { stream: options.stream });
-  return new UpstreamCall(adapter, settings, options).open(http, warnings);
+  // Not an async function itself (UpstreamCall.open is): a failure here still rejects, never throws.
+  try {
+    const refused = adapter.validate?.(request, settings);
+    if (refused) throw new ProviderError({ provider: settings.instanceId ?? adapter.id, info: refused, apiKey: settings.apiKey });
+    const { http, warnings } = adapter.buildRequest(request, settings, { stream: options.stream });
+    return new UpstreamCall(adapter, settings, options).open(http, warnings);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 const ignore = () => {};
@@ -113,7 +118,7 @@ class UpstreamCall {
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  /** Rejects a whole-body read (`readText`) in progress. */
+  /** Rejects a whole-body read in progress (a JSON reply from an injected fetch, see `open`). */
   private rejectBody: ((reason: unknown) => void) | undefined;
   /** Upstream SSE comments seen (keep-alives). */
   private comments = 0;
@@ -248,32 +253,6 @@ class UpstreamCall {
     return Buffer.concat(parts).toString('utf8');
   }
 
-  /**
-   * A whole JSON body in one native read (much cheaper than a reader loop). The first-byte and idle
-   * limits both cover the whole body here: a JSON reply is one document, sent at once. Bun's fetch
-   * rejects the read when the signal aborts; a fetch that ignores the signal (an injected one) has
-   * the read raced against the abort instead.
-   */
-  private async readText(res: Response): Promise<string> {
-    if (this.signal.aborted) throw this.toFailure(this.signal.reason);
-    this.idleAt = deadline(performance.now(), this.options.timeouts?.idleMs);
-    const injected = this.options.fetch;
-    let text: string;
-    try {
-      text = await (injected === undefined || injected === fetch
-        ? res.text()
-        : Promise.race([res.text(), new Promise<never>((_, reject) => (this.rejectBody = reject))]));
-    } catch (error) {
-      throw this.toFailure(error);
-    } finally {
-      this.rejectBody = undefined;
-      this.idleAt = Infinity;
-    }
-    if (this.signal.aborted) throw this.toFailure(this.signal.reason);
-    this.sawData();
-    return text;
-  }
-
   private cleanup(): void {
     this.stopWatch();
     this.reader?.cancel().catch(ignore); // a no-op when fully read; releases the upstream otherwise
@@ -315,7 +294,26 @@ class UpstreamCall {
       const isSse = contentType.includes('text/event-stream') || (options.stream && !contentType.includes('json'));
 
       if (!isSse) {
-        const text = await this.readText(response);
+        // The whole JSON body in one native read (much cheaper than a reader loop), inline rather
+        // than in a helper (an async call per request is a frame, a generator and a promise). The
+        // first-byte and idle limits both cover the whole body here: a JSON reply is one document,
+        // sent at once. Bun's fetch rejects the read when the signal aborts; a fetch that ignores
+        // the signal (an injected one) has the read raced against the abort instead.
+        if (this.signal.aborted) throw this.toFailure(this.signal.reason);
+        this.idleAt = deadline(performance.now(), options.timeouts?.idleMs);
+        let text: string;
+        try {
+          text = await (options.fetch === undefined || options.fetch === fetch
+            ? response.text()
+            : Promise.race([response.text(), new Promise<never>((_, reject) => (this.rejectBody = reject))]));
+        } catch (error) {
+          throw this.toFailure(error);
+        } finally {
+          this.rejectBody = undefined;
+          this.idleAt = Infinity;
+        }
+        if (this.signal.aborted) throw this.toFailure(this.signal.reason);
+        this.sawData();
         let data: unknown;
         try {
           data = JSON.parse(text);

@@ -4,23 +4,33 @@ import { ClientError } from "../errors.ts";
  * Reads a JSON request body with a size cap: a declared Content-Length over the cap is refused
  * before reading, and a chunked body is cut off as soon as it passes the cap (413 either way).
  */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+export function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
   const header = request.headers.get("content-length");
   const declared = header === null ? NaN : Number(header);
-  const tooLarge = () =>
-    new ClientError(413, `Request body too large: the limit is ${maxBytes} bytes.`, "invalid_request_error", null, "request_too_large");
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   if (Number.isFinite(declared)) {
+    if (declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
     // A declared length within the cap: one native read of exactly that many bytes (HTTP framing),
     // decoded as UTF-8 by Bun. (Reading through getReader() allocates 256 KiB buffers per request
     // in Bun 1.4.5 and multiplies garbage collections under load. Even touching `request.body`
-    // creates a stream object: ~1 µs, so this path never does.)
-    const text = declared > 0 ? await request.text() : "";
-    if (text.length === 0) throw new ClientError(400, "The request body is empty; send a JSON object.");
-    return parseJson(text);
+    // creates a stream object: ~1 µs, so this path never does.) Not an async function: one
+    // `then` costs less than an async function's frame, generator and scope per request.
+    return declared > 0 ? request.text().then(parseBodyText) : Promise.reject(emptyBody());
   }
-  if (!request.body) throw new ClientError(400, "The request body is empty; send a JSON object.");
-  // Chunked upload without a length: read incrementally and stop as soon as it passes the cap.
+  return readChunked(request, maxBytes);
+}
+
+const tooLarge = (maxBytes: number) =>
+  new ClientError(413, `Request body too large: the limit is ${maxBytes} bytes.`, "invalid_request_error", null, "request_too_large");
+const emptyBody = () => new ClientError(400, "The request body is empty; send a JSON object.");
+
+function parseBodyText(text: string): unknown {
+  if (text.length === 0) throw emptyBody();
+  return parseJson(text);
+}
+
+/** A chunked upload without a length: read incrementally, stopping as soon as it passes the cap. */
+async function readChunked(request: Request, maxBytes: number): Promise<unknown> {
+  if (!request.body) throw emptyBody();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
@@ -30,11 +40,11 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge();
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }
-  if (size === 0) throw new ClientError(400, "The request body is empty; send a JSON object.");
+  if (size === 0) throw emptyBody();
   return parseJson(new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
 }
 

@@ -73,15 +73,16 @@ function dialectHandler<P extends ParsedInbound>(
   dialectOf: (request: Request) => Dialect<P>,
   renderError: (error: unknown) => Response,
 ): InferenceHandler {
-  return async (request, server) => {
+  // Not an async function: `then` with these two costs less per request than an async frame.
+  return (request, server) => {
     try {
       // LLM calls outlive Bun's idle timeout (BUN-NOTES §5): disable it for this request.
       server?.timeout(request, 0);
       // Disabled/expired keys are refused inside, once the request's log row has started.
       const identity = identify(request.headers);
-      return withSecurityHeaders(await runDialect(deps, dialectOf(request), request, identity, server?.requestIP(request)?.address));
+      return runDialect(deps, dialectOf(request), request, identity, server?.requestIP(request)?.address).then(withSecurityHeaders, renderError);
     } catch (error) {
-      return renderError(error);
+      return Promise.resolve(renderError(error));
     }
   };
 }
