@@ -1,6 +1,6 @@
 import type { ClientKeyIdentity } from "../auth/client-keys.ts";
 import { createAccumulator, resultToEvents } from "../core/accumulate.ts";
-import { GatewayError, openChat } from "../core/gateway.ts";
+import { GatewayError, openChat, type OpenedChat } from "../core/gateway.ts";
 import type { Target } from "../core/router.ts";
 import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent, Warning } from "../core/types.ts";
 import { ClientError } from "../errors.ts";
@@ -95,10 +95,9 @@ export async function runDialect<P extends ParsedInbound>(
     project: request.headers.get("x-llm-proxy-project")?.slice(0, 100) || undefined,
   });
   let body: unknown;
-  // The prompt as text, for estimating usage when a request ends without the upstream's count
-  // (client disconnects): built only then, not on every request.
+  // The prompt, for estimating usage when a request ends without the upstream's count (client
+  // disconnects): turned into text only then (promptTextOf), not on every request.
   let messages: unknown;
-  const promptText = () => (messages === undefined ? "" : JSON.stringify(messages));
   // `x-ratelimit-*` headers from admission, sent on every response after it.
   let limitHeaders: Record<string, string> | undefined;
   const storeBodies = settings.storeBodies || identity.policy.storeBodies;
@@ -108,7 +107,8 @@ export async function runDialect<P extends ParsedInbound>(
     const parsed = dialect.parse(body);
     if (!parsed.ok) throw parsed.error;
     const { model, stream, request: chat } = parsed.value;
-    trace.set({ requestedModel: model, stream, ...(parsed.value.warnings?.length ? { warnings: parsed.value.warnings } : {}) });
+    trace.set({ requestedModel: model, stream });
+    if (parsed.value.warnings?.length) trace.set({ warnings: parsed.value.warnings });
     const route = router.resolve(model);
     if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
     // Allowed model, rate limits and budget hold; settled to the actual cost when the row is recorded.
@@ -119,12 +119,7 @@ export async function runDialect<P extends ParsedInbound>(
     // Linked to the client connection: a disconnect aborts the upstream call at once. A stream
     // also aborts it when its body is cancelled, so it gets its own controller; a JSON reply
     // needs nothing more than the request's signal.
-    const upstream = stream ? new AbortController() : undefined;
-    if (upstream) {
-      const onAbort = () => upstream.abort(request.signal.reason);
-      if (request.signal.aborted) onAbort();
-      else request.signal.addEventListener("abort", onAbort, { once: true });
-    }
+    const upstream = stream ? linkedController(request.signal) : undefined;
     const signal = upstream?.signal ?? request.signal;
 
     let opened;
@@ -138,7 +133,7 @@ export async function runDialect<P extends ParsedInbound>(
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
       }
       if (signal.aborted) {
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptText(), "") });
+        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
         return new Response(null, { status: 499 });
       }
       throw e;
@@ -146,14 +141,6 @@ export async function runDialect<P extends ParsedInbound>(
     const { target } = opened;
     trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
     const ctx: DialectContext<P> = { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed: parsed.value };
-    /** The reply: its headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */
-    const reply = (body: string | ReadableStream<Uint8Array>, fixed: Headers) => {
-      const response = new Response(body, { headers: replyHeaders(fixed, target, trace.attempts.length) });
-      const h = response.headers;
-      h.set("x-request-id", trace.id);
-      if (limitHeaders) for (const name in limitHeaders) h.set(name, limitHeaders[name]!);
-      return response;
-    };
     if (!stream) {
       let result: ChatResult;
       if (opened.result) {
@@ -170,79 +157,27 @@ export async function runDialect<P extends ParsedInbound>(
           }
         } catch (e) {
           const partial = acc.result();
-          trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(partial.usage, promptText(), partial.text) });
+          trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text) });
           throw e;
         }
         result = acc.result();
       }
-      const completed = dialect.complete(result, { ...ctx, model: result.model ?? target.upstreamModel });
+      if (result.model) ctx.model = result.model;
+      const completed = dialect.complete(result, ctx);
       trace.firstByte();
       trace.finish({
         status: 200,
         usage: result.usage,
-        ...(result.error ? { errorClass: result.error.errorClass, errorMessage: result.error.message } : {}),
+        errorClass: result.error?.errorClass,
+        errorMessage: result.error?.message,
         bodies: storeBodies ? { request: body, response: completed } : undefined,
       });
-      return reply(JSON.stringify(completed), JSON_REPLY_HEADERS);
+      return reply(JSON.stringify(completed), JSON_REPLY_HEADERS, target, trace, limitHeaders);
     }
 
-    const encoder = dialect.stream(ctx);
-    const acc = createAccumulator();
-    const bytes = new TextEncoder();
-    const keepaliveBytes = bytes.encode(dialect.keepalive);
-    let keepalive: ReturnType<typeof setInterval> | undefined;
-    let clientGone = false;
-    const sseBody = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        let lastWrite = Date.now();
-        const write = (chunk: Uint8Array) => {
-          lastWrite = Date.now();
-          controller.enqueue(chunk);
-        };
-        keepalive = setInterval(() => {
-          if (Date.now() - lastWrite >= settings.keepaliveIntervalMs) write(keepaliveBytes);
-        }, Math.max(100, Math.floor(settings.keepaliveIntervalMs / 2)));
-        let failure: { errorClass: string; message: string; status: number } | undefined;
-        try {
-          // A JSON reply to a stream request is sent as the events a stream would have carried.
-          for await (const event of opened.events ?? eventsOf(opened.result)) {
-            trace.observe(event);
-            acc.push(event);
-            if (event.type === "error") {
-              failure = { errorClass: event.error.errorClass, message: event.error.message, status: dialect.upstreamError(event.error, target.provider.id).status };
-            }
-            for (const text of encoder.encode(event)) {
-              trace.firstByte();
-              write(bytes.encode(text));
-            }
-          }
-          for (const text of encoder.end()) write(bytes.encode(text));
-        } catch (e) {
-          if (!clientGone && !signal.aborted) log.error("stream failed", { error: (e as Error).message });
-        } finally {
-          clearInterval(keepalive);
-          const result = acc.result();
-          const gone = clientGone || signal.aborted;
-          trace.finish({
-            status: gone ? 499 : (failure?.status ?? 200),
-            errorClass: gone ? "client_disconnected" : failure?.errorClass,
-            errorMessage: gone ? undefined : failure?.message,
-            usage: gone ? usageOrEstimate(result.usage, promptText(), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
-            bodies: storeBodies ? { request: body, response: result } : undefined,
-          });
-          try {
-            controller.close();
-          } catch {}
-        }
-      },
-      cancel() {
-        clientGone = true;
-        clearInterval(keepalive);
-        upstream!.abort(new Error("client disconnected"));
-      },
-    });
     trace.set({ stream: true });
-    return reply(sseBody, SSE_REPLY_HEADERS);
+    const sseBody = streamBody(deps, dialect, ctx, opened, trace, { target, signal, upstream: upstream!, messages, body: storeBodies ? body : undefined });
+    return reply(sseBody, SSE_REPLY_HEADERS, target, trace, limitHeaders);
   } catch (e) {
     if (e instanceof ClientError) {
       trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
@@ -253,6 +188,109 @@ export async function runDialect<P extends ParsedInbound>(
     } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
     throw e;
   }
+}
+
+/**
+ * A streaming reply's body: the committed upstream stream as SSE in the dialect, with keep-alives
+ * during upstream silence, and the request's log row when it ends however it ends. Its own
+ * function: the closures here would otherwise make every request (JSON replies too) allocate the
+ * scopes they capture from the request path.
+ */
+function streamBody<P extends ParsedInbound>(
+  deps: V1Deps,
+  dialect: Dialect<P>,
+  ctx: DialectContext<P>,
+  opened: OpenedChat,
+  trace: GovernedTrace,
+  call: { target: Target; signal: AbortSignal; upstream: AbortController; messages: unknown; body: unknown },
+): ReadableStream<Uint8Array> {
+  const { settings, log } = deps;
+  const { target, signal, upstream, messages } = call;
+  const storeBodies = call.body !== undefined;
+  const encoder = dialect.stream(ctx);
+  const acc = createAccumulator();
+  const bytes = new TextEncoder();
+  const keepaliveBytes = bytes.encode(dialect.keepalive);
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  let clientGone = false;
+  const sseBody = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let lastWrite = Date.now();
+      const write = (chunk: Uint8Array) => {
+        lastWrite = Date.now();
+        controller.enqueue(chunk);
+      };
+      keepalive = setInterval(() => {
+        if (Date.now() - lastWrite >= settings.keepaliveIntervalMs) write(keepaliveBytes);
+      }, Math.max(100, Math.floor(settings.keepaliveIntervalMs / 2)));
+      let failure: { errorClass: string; message: string; status: number } | undefined;
+      try {
+        // A JSON reply to a stream request is sent as the events a stream would have carried.
+        for await (const event of opened.events ?? eventsOf(opened.result)) {
+          trace.observe(event);
+          acc.push(event);
+          if (event.type === "error") {
+            failure = { errorClass: event.error.errorClass, message: event.error.message, status: dialect.upstreamError(event.error, target.provider.id).status };
+          }
+          for (const text of encoder.encode(event)) {
+            trace.firstByte();
+            write(bytes.encode(text));
+          }
+        }
+        for (const text of encoder.end()) write(bytes.encode(text));
+      } catch (e) {
+        if (!clientGone && !signal.aborted) log.error("stream failed", { error: (e as Error).message });
+      } finally {
+        clearInterval(keepalive);
+        const result = acc.result();
+        const gone = clientGone || signal.aborted;
+        trace.finish({
+          status: gone ? 499 : (failure?.status ?? 200),
+          errorClass: gone ? "client_disconnected" : failure?.errorClass,
+          errorMessage: gone ? undefined : failure?.message,
+          usage: gone ? usageOrEstimate(result.usage, promptTextOf(messages), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
+          bodies: storeBodies ? { request: call.body, response: result } : undefined,
+        });
+        try {
+          controller.close();
+        } catch {}
+      }
+    },
+    cancel() {
+      clientGone = true;
+      clearInterval(keepalive);
+      upstream.abort(new Error("client disconnected"));
+    },
+  });
+  return sseBody;
+}
+
+/** The reply: its headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */
+function reply(
+  body: string | ReadableStream<Uint8Array>,
+  fixed: Headers,
+  target: Target,
+  trace: GovernedTrace,
+  limitHeaders: Record<string, string> | undefined,
+): Response {
+  const response = new Response(body, { headers: replyHeaders(fixed, target, trace.attempts.length) });
+  const h = response.headers;
+  h.set("x-request-id", trace.id);
+  if (limitHeaders) for (const name in limitHeaders) h.set(name, limitHeaders[name]!);
+  return response;
+}
+
+/** A controller aborted when `signal` aborts (or already aborted if it has). */
+function linkedController(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  return controller;
+}
+
+/** A request's prompt as text, for estimating its tokens. */
+function promptTextOf(messages: unknown): string {
+  return messages === undefined ? "" : JSON.stringify(messages);
 }
 
 async function* eventsOf(result: ChatResult): AsyncGenerator<StreamEvent, void, undefined> {
