@@ -54,7 +54,7 @@ export function createClientKey(db: Db, name: string): { key: string; row: Clien
 export const VERSION_CHECK_MS = 2;
 
 export class ClientKeyVerifier {
-  private byHash = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
+  private byHash = new Map<string, { identity: ClientKeyIdentity; hash: Buffer }>();
   private dataVersion = -1;
   private checkedAt = -Infinity;
   private readonly versionQuery;
@@ -80,10 +80,11 @@ export class ClientKeyVerifier {
     this.checkedAt = now;
     const version = this.versionQuery.get()?.data_version ?? 0;
     if (version === this.dataVersion) return false;
-    const next = new Map<string, ClientKeyIdentity & { hash: Buffer }>();
+    const next = new Map<string, { identity: ClientKeyIdentity; hash: Buffer }>();
     for (const row of activeClientKeys(this.db)) {
-      const identity = { id: row.id, name: row.name, policy: keyPolicyFromRow(row) };
-      next.set(row.keyHash, { ...identity, hash: Buffer.from(row.keyHash, "hex") });
+      // Frozen: every request with this key gets this same object until the keys change.
+      const identity = Object.freeze({ id: row.id, name: row.name, policy: Object.freeze(keyPolicyFromRow(row)) });
+      next.set(row.keyHash, { identity, hash: Buffer.from(row.keyHash, "hex") });
     }
     this.byHash = next;
     this.dataVersion = version;
@@ -104,7 +105,7 @@ export class ClientKeyVerifier {
     if (!entry && this.refresh(true)) entry = this.byHash.get(hash);
     // The map lookup is keyed by a hash the caller cannot steer; confirm in constant time anyway.
     if (!entry || !crypto.timingSafeEqual(entry.hash, digest)) return undefined;
-    return { id: entry.id, name: entry.name, policy: entry.policy };
+    return entry.identity;
   }
 
   /** The key's identity and policy, or undefined for a missing, unknown, revoked, disabled or expired key. */
@@ -117,6 +118,10 @@ export class ClientKeyVerifier {
 /** The client key from `Authorization: Bearer …` or `x-api-key`. */
 export function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get("authorization");
+  // The usual form, `Bearer <key>` with one space and nothing around it, without building strings.
+  if (auth !== null && auth.startsWith("Bearer ") && auth.length > 7 && auth.charCodeAt(7) > 32 && auth.charCodeAt(auth.length - 1) > 32) {
+    return auth.slice(7);
+  }
   if (auth) {
     // `Bearer <key>`, the scheme in any case, then whitespace (what /^Bearer\s+(.+)$/i took, without a regex per request).
     const value = auth.trim();
