@@ -16,6 +16,9 @@ export type Options = {
   /** Paired phase: slices per connection count (0 = skip) and seconds per slice. */
   slices: number;
   sliceDuration: number;
+  /** Co-run phase: rounds per pair and connection count (0 = skip) and seconds per round. */
+  corunRounds: number;
+  corunSeconds: number;
 };
 
 export const USAGE = `bun run bench [options]    (src/bench/index.ts)
@@ -37,17 +40,22 @@ Compares llm-proxy with a bare Bun passthrough proxy, both in front of a mock up
                         each per connection count; ratios are per slice, then the median (default 8;
                         --quick 2; 0 skips the phase)
   --slice-duration S    seconds per slice                        (default 4; --quick 2)
+  --corun-rounds N      co-run phase: llm-proxy and the passthrough (then llm-proxy with the log
+                        off and on) pinned to one core and loaded at the same time, N rounds per
+                        pair and connection count; CPU per request of each (default 6; --quick 2;
+                        0 skips the phase)
+  --corun-seconds S     seconds per co-run round                 (default 5; --quick 2)
 Environment: BENCH_DURATION=5, BENCH_REPEAT=1, BENCH_LOADGEN=bun, … (flags win).`;
 
-const QUICK = { duration: 3, warmup: 1, repeat: 1, ttfbRequests: 50, slices: 2, sliceDuration: 2 };
+const QUICK = { duration: 3, warmup: 1, repeat: 1, ttfbRequests: 50, slices: 2, sliceDuration: 2, corunRounds: 2, corunSeconds: 2 };
 // Warm-up 6 s: the compiled gateway's JIT threads still took ~12% of its CPU in the first 4 s of
 // load (43-55 of ~400 ticks), and ~0 after; a shorter warm-up measures part of the start-up.
-const DEFAULTS = { duration: 10, warmup: 6, repeat: 3, ttfbRequests: 200, slices: 8, sliceDuration: 4 };
+const DEFAULTS = { duration: 10, warmup: 6, repeat: 3, ttfbRequests: 200, slices: 8, sliceDuration: 4, corunRounds: 6, corunSeconds: 5 };
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
-  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick", "floor", "slices", "sliceDuration"]);
+  const known = new Set(["duration", "warmup", "repeat", "ttfbRequests", "connections", "loadgen", "gateway", "firstChunkDelay", "chunkGap", "quick", "floor", "slices", "sliceDuration", "corunRounds", "corunSeconds"]);
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     const name = camel(k.slice(6).toLowerCase().replace(/_/g, "-"));
@@ -103,6 +111,8 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     floor: flag("floor"),
     slices: Math.round(num("slices", base.slices, 0, 100)),
     sliceDuration: num("sliceDuration", base.sliceDuration, 1, 120),
+    corunRounds: Math.round(num("corunRounds", base.corunRounds, 0, 100)),
+    corunSeconds: num("corunSeconds", base.corunSeconds, 1, 120),
   };
 }
 

@@ -16,6 +16,7 @@ import { CHAT_BODY, checkCompletion, checkStream, STREAM_BODY } from "./fixtures
 import { chooseGateway, prepareGateway, ROOT, startGateway, type GatewayCommand } from "./gateway.ts";
 import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
+import { CORUN_TABLE_HEAD, coRunLine, coRunRatio, runCoRun, type CoRunServer } from "./corun.ts";
 import { pairedReport, runPaired } from "./paired.ts";
 import { cpuPerRequestUs, roundLine, summarize, table, targets, TARGETS, type RoundResult } from "./report.ts";
 
@@ -47,7 +48,8 @@ function timeBudgetS(o: Options): number {
   const perTarget = 60 + o.warmup + (o.connections.length + 1) * (o.duration + 5) + o.ttfbRequests * 0.2 + 30;
   const servers = o.floor ? 4 : 3;
   const paired = o.slices ? 120 + servers * (o.warmup + 2) + o.connections.length * o.slices * servers * (o.sliceDuration + 3) : 0;
-  return 120 + o.repeat * servers * 1.5 * perTarget + paired;
+  const corun = o.corunRounds ? 2 * (120 + o.connections.length * (o.corunRounds + 1) * (o.corunSeconds + 3)) : 0;
+  return 120 + o.repeat * servers * 1.5 * perTarget + paired + corun;
 }
 
 async function sanity(s: Server): Promise<void> {
@@ -152,7 +154,8 @@ async function main() {
     `- run: ${opts.repeat} round(s), each starting fresh processes, order alternating; ${opts.warmup} s warm-up, ` +
       `${opts.duration} s per load point (${opts.connections.join(", ")} conns and 1 conn), ${opts.ttfbRequests} sequential streams; ` +
       `mock SSE: 20 content chunks + finish + usage + [DONE], first chunk after ${opts.firstChunkDelay} ms, ${opts.chunkGap} ms apart${opts.quick ? " (--quick)" : ""}; ` +
-      `then ${opts.slices ? `a paired phase: ${opts.slices} slices of ${opts.sliceDuration} s per server and connection count` : "no paired phase (--slices 0)"}\n`,
+      `then ${opts.slices ? `a paired phase: ${opts.slices} slices of ${opts.sliceDuration} s per server and connection count` : "no paired phase (--slices 0)"}, ` +
+      `then ${opts.corunRounds ? `a co-run phase: ${opts.corunRounds} rounds of ${opts.corunSeconds} s per pair and connection count` : "no co-run phase (--corun-rounds 0)"}\n`,
   );
 
   const mockPort = await P.freePort();
@@ -208,6 +211,52 @@ async function main() {
     }
   }
 
+  // The co-run phase: two servers on the one core under load at the same time (see corun.ts).
+  let corun: string | undefined;
+  if (opts.corunRounds > 0) {
+    const lines: string[] = [];
+    const ratio: Record<number, number> = {};
+    const logCost: Record<number, number> = {};
+    for (const pair of [["passthrough", "llm-proxy"], ["llm-proxy, log off", "llm-proxy"]] as const) {
+      const servers: Server[] = [];
+      try {
+        for (const name of pair) {
+          const server = await startServer(name, gw, mockPort);
+          servers.push(server);
+          await sanity(server);
+        }
+        const loads = servers.map((s) => {
+          const dir = path.join(tmp, `corun-${s.proc.pid}`);
+          fs.mkdirSync(dir, { recursive: true });
+          return wrk ? wrkLoadGen(dir, wrk) : bunLoadGen();
+        }) as [LoadGen, LoadGen];
+        for (const c of opts.connections) {
+          const rounds = await runCoRun(
+            servers.map((s) => ({ name: s.name, pid: s.proc.pid, target: s.target })) as [CoRunServer, CoRunServer],
+            loads,
+            { connections: c, rounds: opts.corunRounds, seconds: opts.corunSeconds },
+          );
+          lines.push(coRunLine(`${pair[0]} (A) / ${pair[1]} (B), ${c} conns`, ["A", "B"], rounds));
+          const r = coRunRatio(rounds).median;
+          if (pair[0] === "passthrough") ratio[c] = 1 / r;
+          else logCost[c] = 1 - 1 / r;
+        }
+      } finally {
+        for (const server of servers) await stopServer(server);
+      }
+    }
+    const verdicts = opts.connections.map(
+      (c) => `- ${ratio[c]! >= TARGETS.minRpsRatio ? "PASS" : "FAIL"} — co-run: llm-proxy's requests/s at equal CPU ≥ 50% of the passthrough's @ ${c} conns: ${(100 * ratio[c]!).toFixed(0)}%`,
+    );
+    const worstLog = Math.max(...Object.values(logCost));
+    verdicts.push(`- ${worstLog <= TARGETS.maxLogCost ? "PASS" : "FAIL"} — co-run: logging costs ≤ 10% of requests/s at equal CPU: ${opts.connections.map((c) => `${(100 * logCost[c]!).toFixed(1)}% @ ${c} conns`).join(", ")}`);
+    corun =
+      `## Co-run (two servers pinned to the one core and loaded at the same time, ${opts.corunRounds} rounds of ${opts.corunSeconds} s per pair and connection count)\n\n` +
+      "Both see the same machine noise at every instant. Their CPU per request is shared-cache CPU (higher than alone); the ratio is what counts: " +
+      "on a saturated core requests/s ∝ 1 / CPU per request.\n\n" +
+      `${CORUN_TABLE_HEAD}\n${lines.join("\n")}\n\n${verdicts.join("\n")}`;
+  }
+
   const pt = summarize(results.passthrough, opts.connections);
   const gwSum = summarize(results["llm-proxy"], opts.connections);
   console.log(`\n## Results\n\n${table(pt, gwSum, opts.connections, opts.repeat)}\n`);
@@ -247,6 +296,7 @@ async function main() {
   const worst = Math.max(...opts.connections.map((c) => 1 - gwSum.rps[c]! / off.rps[c]!));
   console.log(`\n- ${worst <= TARGETS.maxLogCost ? "PASS" : "FAIL"} — logging costs ≤ 10% of requests/s: ${(worst * 100).toFixed(1)}%\n`);
   if (paired) console.log(`${paired}\n`);
+  if (corun) console.log(`${corun}\n`);
   if (gatewayLog.length) {
     // Messages only (fields can hold one-time tokens), with counts.
     const counts = new Map<string, number>();

@@ -50,6 +50,8 @@ export type LoadGen = {
   run(target: Target, body: string, connections: number, durationS: number): Promise<LoadResult>;
 };
 
+let wrkScripts = 0;
+
 export function wrkLoadGen(tmpDir: string, version: string): LoadGen {
   const scripts = new Map<string, string>();
   return {
@@ -58,7 +60,8 @@ export function wrkLoadGen(tmpDir: string, version: string): LoadGen {
       const id = `${target.key}\n${body}`;
       let script = scripts.get(id);
       if (!script) {
-        script = path.join(tmpDir, `wrk-${scripts.size}.lua`);
+        // Numbered across load generators: two of them may share a directory (co-run).
+        script = path.join(tmpDir, `wrk-${++wrkScripts}.lua`);
         fs.writeFileSync(script, luaScript(target.key, body));
         scripts.set(id, script);
       }
