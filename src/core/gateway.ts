@@ -46,8 +46,8 @@ export type GatewayDeps = {
  * stream request can get one too), else its events, starting with the first output it produced.
  */
 export type OpenedChat = { target: Target; attempts: Attempt[] } & (
-  | { result: ChatResult; events?: undefined }
-  | { result?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> }
+  | { result: ChatResult; /** The upstream's JSON text. */ body: string; events?: undefined }
+  | { result?: undefined; body?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> }
 );
 
 const ACCOUNT_ERRORS = new Set(["authentication", "quota", "permission"]);
@@ -140,7 +140,7 @@ export async function openChat(
           // A stream commits at its first output; a JSON reply is already whole.
           const first = opened.events ? await opened.events.next() : undefined;
           attempts.push({ target: target.label, keyIndex, ok: true, durationMs: Math.round(performance.now() - started) });
-          if (opened.result) return { target, attempts, result: opened.result };
+          if (opened.result) return { target, attempts, result: opened.result, body: opened.body };
           return { target, attempts, events: prepend(first!.done ? [] : [first!.value], opened.events) };
         } catch (e) {
           if (input.signal.aborted) throw input.signal.reason ?? e;

@@ -49,6 +49,8 @@ export type OpenAICompatibleSpec = {
   unsupported?: Array<keyof ChatRequest>;
   /** Requests to refuse before any upstream call (see ProviderAdapter.validate). */
   validate?: ProviderAdapter['validate'];
+  /** Its JSON replies are OpenAI's own (see ProviderAdapter.nativeReplyEndpoint): OpenAI only. */
+  nativeReplies?: boolean;
 };
 
 /**
@@ -133,5 +135,6 @@ export function defineOpenAICompatible(
     parseResponse: (body, warnings) => parseOpenAIResponse(body, warnings, readers),
     createStreamDecoder: (warnings) => createOpenAIStreamDecoder(warnings, readers),
     parseError: parseOpenAIError,
+    ...(spec.nativeReplies ? { nativeReplyEndpoint: 'chat.completions' } : {}),
   };
 }

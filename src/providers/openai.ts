@@ -9,4 +9,6 @@ export const openai = defineOpenAICompatible({
   maxTokensField: 'max_completion_tokens',
   // Only OpenAI knows the `developer` role; keep it so the upstream sees what the client sent.
   developerRole: true,
+  // Its replies are the Chat Completions format itself: passed to chat clients as they come.
+  nativeReplies: true,
 });

@@ -70,8 +70,8 @@ export async function* runProvider(
  * and failures up to then are thrown from the first `next()`).
  */
 export type OpenedProvider =
-  | { result: ChatResult; events?: undefined }
-  | { result?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> };
+  | { result: ChatResult; /** The reply's JSON text, as the upstream sent it. */ body: string; events?: undefined }
+  | { result?: undefined; body?: undefined; events: AsyncGenerator<StreamEvent, void, undefined> };
 
 /**
  * runProvider without the async iteration of a JSON reply: the gateway loop uses it so a
@@ -333,7 +333,7 @@ class UpstreamCall {
         } catch (error) {
           throw this.fail(this.invalidResponse('could not read upstream response', response.status), text, error);
         }
-        return { result };
+        return { result, body: text };
       }
       handedOff = true;
       return { events: this.stream(response, warnings) };

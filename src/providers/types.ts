@@ -77,4 +77,12 @@ export type ProviderAdapter<WireResponse = unknown, WireChunk = unknown> = {
 
   /** Pure. Non-2xx (or an in-stream error frame) → typed info. Must not throw on garbage input. */
   parseError(input: ErrorInput): ProviderErrorInfo;
+
+  /**
+   * The client API whose replies this upstream's JSON replies already are (a request-log endpoint
+   * name, e.g. "chat.completions" for OpenAI itself). A validated JSON reply is then sent to a client
+   * of that API as the upstream wrote it, instead of being read into a ChatResult and written again
+   * (the result is still read, for the log). Unset for upstreams whose replies need normalising.
+   */
+  nativeReplyEndpoint?: string;
 };

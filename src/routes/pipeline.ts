@@ -162,17 +162,20 @@ export async function runDialect<P extends ParsedInbound>(
         }
         result = acc.result();
       }
+      // A reply already in this dialect's format (OpenAI's own, to a Chat Completions client) is
+      // sent as the upstream wrote it: writing it again from the result would only drop fields.
+      const native = opened.body !== undefined && target.adapter.nativeReplyEndpoint === dialect.endpoint ? opened.body : undefined;
       if (result.model) ctx.model = result.model;
-      const completed = dialect.complete(result, ctx);
+      const completed = native === undefined ? dialect.complete(result, ctx) : undefined;
       trace.firstByte();
       trace.finish({
         status: 200,
         usage: result.usage,
         errorClass: result.error?.errorClass,
         errorMessage: result.error?.message,
-        bodies: storeBodies ? { request: body, response: completed } : undefined,
+        bodies: storeBodies ? { request: body, response: completed ?? JSON.parse(native!) } : undefined,
       });
-      return reply(JSON.stringify(completed), JSON_REPLY_HEADERS, target, trace, limitHeaders);
+      return reply(native ?? JSON.stringify(completed), JSON_REPLY_HEADERS, target, trace, limitHeaders);
     }
 
     trace.set({ stream: true });
