@@ -26,6 +26,11 @@ export class KeyPool {
     const all: number[] = new Array(keyCount);
     for (let i = 0; i < keyCount; i++) all[i] = (start + i) % keyCount;
     if (this.benchedUntil.size === 0) return all; // nothing benched: no bookkeeping to consult
+    return this.usable(providerId, all);
+  }
+
+  /** `all` without the benched keys, or the one back soonest when all are benched. (Its own method: its closures would make every order() call allocate a scope.) */
+  private usable(providerId: string, all: number[]): number[] {
     const now = this.now();
     const usable = all.filter((i) => (this.benchedUntil.get(`${providerId}#${i}`) ?? 0) <= now);
     if (usable.length) return usable;

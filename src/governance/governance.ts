@@ -231,13 +231,17 @@ export class Governance {
     const amount = budgeted ? quote.maxCostPico : 0n;
     const hold: PendingHold = { key, amount, permit: undefined, headers: {}, promptTokens, maxOutputTokens: quote.maxOutputTokens };
     if (!limited) return this.hold(hold);
-    return (async () => {
-      const admitted = await this.limiter.admit(key.id, policy, promptTokens + quote.maxOutputTokens);
-      hold.headers = rateLimitHeaders(admitted.state);
-      if (!admitted.ok) throw this.rateLimited(key, admitted, hold.headers, promptTokens);
-      hold.permit = admitted.permit;
-      return this.hold(hold);
-    })();
+    return this.admitLimited(hold, promptTokens + quote.maxOutputTokens);
+  }
+
+  /** Admission for a key with rate limits: the limiter first (it may be asynchronous), then the hold. */
+  private async admitLimited(hold: PendingHold, tokens: number): Promise<Admission> {
+    const { key, promptTokens } = hold;
+    const admitted = await this.limiter.admit(key.id, key.policy, tokens);
+    hold.headers = rateLimitHeaders(admitted.state);
+    if (!admitted.ok) throw this.rateLimited(key, admitted, hold.headers, promptTokens);
+    hold.permit = admitted.permit;
+    return this.hold(hold);
   }
 
   /** The budget hold of an admission (after its rate-limit permit, if any, which a refusal cancels). */
@@ -249,8 +253,18 @@ export class Governance {
       if (!h.permit) throw e;
       return this.release(h.permit, e);
     }
-    if (reserved instanceof Promise) return reserved.then((r) => this.held(h, r), (e: unknown) => this.release(h.permit, e));
+    if (reserved instanceof Promise) return this.heldLater(h, reserved);
     return this.held(h, reserved);
+  }
+
+  private async heldLater(h: PendingHold, reserved: Promise<ReserveResult>): Promise<Admission> {
+    let result: ReserveResult;
+    try {
+      result = await reserved;
+    } catch (e) {
+      return this.release(h.permit, e);
+    }
+    return this.held(h, result);
   }
 
   /** Cancels a rate-limit permit (if any), then rethrows. */
@@ -264,13 +278,21 @@ export class Governance {
     const { key, permit, promptTokens, maxOutputTokens } = h;
     if (!result.ok) {
       if (!permit) throw this.overBudget(key, result, h.headers, promptTokens, maxOutputTokens);
-      return (async () => {
-        await this.limiter.cancel(permit);
-        const now = rateLimitHeaders(await this.limiter.peek(key.id, key.policy));
-        throw this.overBudget(key, result, now, promptTokens, maxOutputTokens);
-      })();
+      return this.refuseOverBudget(h, result, permit);
     }
-    const reservation: Reservation = result.reservation;
+    return this.admission(h, result.reservation);
+  }
+
+  private async refuseOverBudget(h: PendingHold, result: Extract<ReserveResult, { ok: false }>, permit: RatePermit): Promise<never> {
+    const { key, promptTokens, maxOutputTokens } = h;
+    await this.limiter.cancel(permit);
+    const now = rateLimitHeaders(await this.limiter.peek(key.id, key.policy));
+    throw this.overBudget(key, result, now, promptTokens, maxOutputTokens);
+  }
+
+  /** An admitted request: its headers, and the settlement the trace runs with its log row. */
+  private admission(h: PendingHold, reservation: Reservation): Admission {
+    const { permit, promptTokens, maxOutputTokens } = h;
     let settled = false;
     return {
       headers: h.headers,
@@ -309,19 +331,27 @@ export class Governance {
   ): Record<string, string> | Promise<Record<string, string>> {
     this.checkModel(key, input.requestedModel, input.targets);
     const admission = this.admitNow(key, input);
-    if (admission instanceof Promise) {
-      return admission.then((a) => {
-        trace.onFinish(a.settle);
-        return a.headers;
-      });
-    }
+    if (admission instanceof Promise) return this.settleLater(admission, trace);
     trace.onFinish(admission.settle);
     return admission.headers;
   }
 
+  // The asynchronous branches below are methods of their own: a closure anywhere in a function
+  // (even in a branch that rarely runs) makes every call of it allocate a scope object.
+
+  private async settleLater(admission: Promise<Admission>, trace: GovernedTrace): Promise<Record<string, string>> {
+    const a = await admission;
+    trace.onFinish(a.settle);
+    return a.headers;
+  }
+
   /** Reports a settlement that fails later (an asynchronous ledger or limiter); one that throws is caught by the caller. */
   private quietly(message: string, result: unknown): void {
-    if (result instanceof Promise) result.catch((e) => this.deps.onError?.(message, e));
+    if (result instanceof Promise) this.reportFailure(message, result);
+  }
+
+  private reportFailure(message: string, result: Promise<unknown>): void {
+    result.catch((e) => this.deps.onError?.(message, e));
   }
 
   private checkCostPolicy(key: GovernedKey, model: string, quote: Quote): void {

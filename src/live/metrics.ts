@@ -89,21 +89,15 @@ export class Metrics {
   /** Updates counters from one written request-log row (`attempts` already parsed, if the caller has them). */
   observe(row: RowFacts & { attempts?: unknown }, attempts?: Array<{ ok: boolean; errorClass?: string; target: string }>): void {
     const s = this.seriesOf(row.provider ?? "none", row.upstream_model ?? row.requested_model ?? "none");
-    const { provider, model } = s;
-    let requests = s.requests.get(row.status);
-    if (!requests) {
-      requests = this.requests.series(`${provider}\u0000${model}\u0000${row.status}`, () => ({ provider, model, status: String(row.status) }));
-      s.requests.set(row.status, requests);
-    }
-    requests.value++;
+    (s.requests.get(row.status) ?? this.requestSeries(s, row.status)).value++;
     // One call per kind rather than an array of the five counts per row.
     if (row.input_tokens) this.addTokens(s, 0, row.input_tokens);
     if (row.cached_tokens) this.addTokens(s, 1, row.cached_tokens);
     if (row.cache_write_tokens) this.addTokens(s, 2, row.cache_write_tokens);
     if (row.output_tokens) this.addTokens(s, 3, row.output_tokens);
     if (row.reasoning_tokens) this.addTokens(s, 4, row.reasoning_tokens);
-    if (row.cost_pico !== null) (s.cost ??= this.cost.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value += Number(row.cost_pico) / 1e12;
-    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (s.unpriced ??= this.unpriced.series(`${provider}\u0000${model}`, () => ({ provider, model }))).value++;
+    if (row.cost_pico !== null) (s.cost ?? this.modelSeries(s, "cost")).value += Number(row.cost_pico) / 1e12;
+    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (s.unpriced ?? this.modelSeries(s, "unpriced")).value++;
     const list = attempts ?? attemptsOf<{ ok: boolean; errorClass?: string; target: string }>(row);
     if (list) {
       for (let i = 0; i < list.length; i++) {
@@ -114,15 +108,39 @@ export class Metrics {
         if (i > 0) this.retries.inc({ provider: p });
       }
     }
-    this.latency.add((s.latency ??= this.latency.series(provider, () => ({ provider }))), row.latency_ms / 1000);
-    if (row.ttfb_ms !== null) this.ttfb.add((s.ttfb ??= this.ttfb.series(provider, () => ({ provider }))), row.ttfb_ms / 1000);
+    this.latency.add(s.latency ?? this.timingSeries(s, "latency"), row.latency_ms / 1000);
+    if (row.ttfb_ms !== null) this.ttfb.add(s.ttfb ?? this.timingSeries(s, "ttfb"), row.ttfb_ms / 1000);
   }
+
+  // The series are created in these helpers, not in observe(): a closure anywhere in a function
+  // (even in a branch that never runs) makes every call of it allocate a scope object.
 
   /** Adds `n` tokens of kind `TOKEN_KINDS[i]` to the series' counter. */
   private addTokens(s: ModelSeries, i: number, n: number): void {
+    (s.tokens[i] ?? this.tokenSeries(s, i)).value += n;
+  }
+
+  private requestSeries(s: ModelSeries, status: number): CounterSeries {
+    const { provider, model } = s;
+    const series = this.requests.series(`${provider}\u0000${model}\u0000${status}`, () => ({ provider, model, status: String(status) }));
+    s.requests.set(status, series);
+    return series;
+  }
+
+  private tokenSeries(s: ModelSeries, i: number): CounterSeries {
     const { provider, model } = s;
     const kind = TOKEN_KINDS[i]!;
-    (s.tokens[i] ??= this.tokens.series(`${provider}\u0000${model}\u0000${kind}`, () => ({ provider, model, kind }))).value += n;
+    return (s.tokens[i] = this.tokens.series(`${provider}\u0000${model}\u0000${kind}`, () => ({ provider, model, kind })));
+  }
+
+  private modelSeries(s: ModelSeries, counter: "cost" | "unpriced"): CounterSeries {
+    const { provider, model } = s;
+    return (s[counter] = this[counter].series(`${provider}\u0000${model}`, () => ({ provider, model })));
+  }
+
+  private timingSeries(s: ModelSeries, histogram: "latency" | "ttfb"): HistogramSeries {
+    const provider = s.provider;
+    return (s[histogram] = this[histogram].series(provider, () => ({ provider })));
   }
 
   private readonly byProvider = new Map<string, Map<string, ModelSeries>>();

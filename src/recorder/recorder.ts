@@ -219,17 +219,21 @@ export class Recorder {
   }
 
   private enqueue(row: LogRow, extra: Extra | undefined): Promise<void> | void {
-    if (this.queue.length >= this.options.capacity) {
-      this.stats.waits++;
-      this.scheduleFlush();
-      return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.enqueue(row, extra));
-    }
+    if (this.queue.length >= this.options.capacity) return this.enqueueLater(row, extra);
     if (extra) {
       this.extras[this.queue.length] = extra;
       this.extraCount++;
     }
     this.queue.push(row);
     if (this.queue.length >= this.options.batchSize) this.scheduleFlush();
+  }
+
+  /** The queue is full: waits for the next flush, then queues (its own method, so enqueue() allocates no closure scope per call). */
+  private async enqueueLater(row: LogRow, extra: Extra | undefined): Promise<void> {
+    this.stats.waits++;
+    this.scheduleFlush();
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.enqueue(row, extra);
   }
 
   /** A begun request that ends without a row (it never passed authentication). */
