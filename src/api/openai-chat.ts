@@ -50,10 +50,12 @@ const INSTRUCTION_SEPARATOR = '\n';
 /** Validates a request body (never throws) and maps it to the internal vocabulary. */
 export function parseChatCompletionRequest(body: unknown): ParseResult {
   // Common clean bodies skip zod (openai-chat-fast.ts); the rest, and every error, go through the schema.
-  const fast = fastChatCompletionRequest(body);
-  const parsed = fast ? { success: true as const, data: fast } : chatCompletionRequestSchema.safeParse(body);
-  if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, body) };
-  const data = parsed.data;
+  let data = fastChatCompletionRequest(body);
+  if (!data) {
+    const parsed = chatCompletionRequestSchema.safeParse(body);
+    if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, body) };
+    data = parsed.data;
+  }
   const stream = data.stream === true;
   return {
     ok: true,

@@ -326,13 +326,18 @@ class UpstreamCall {
         if (isErrorPayload(data)) {
           throw this.fail(adapter.parseError({ status: response.status, body: text, headers: response.headers }), text);
         }
-        const parsed = validate(adapter.fastResponse, adapter.responseSchema, data);
-        if (!parsed.success) {
-          throw this.fail(this.invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
+        // The fast check hands the value back when it is clean (no result object per reply); zod otherwise.
+        let body = adapter.fastResponse?.(data);
+        if (body === undefined) {
+          const parsed = adapter.responseSchema.safeParse(data);
+          if (!parsed.success) {
+            throw this.fail(this.invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
+          }
+          body = parsed.data;
         }
         let result: ChatResult;
         try {
-          result = adapter.parseResponse(parsed.data, warnings);
+          result = adapter.parseResponse(body, warnings);
         } catch (error) {
           throw this.fail(this.invalidResponse('could not read upstream response', response.status), text, error);
         }

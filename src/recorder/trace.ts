@@ -27,6 +27,20 @@ export class RequestTrace {
     return this;
   }
 
+  /** The model the client asked for, and whether it streams (set() without an object per request). */
+  requested(model: string, stream: boolean): void {
+    this.fields.requestedModel = model;
+    this.fields.stream = stream;
+  }
+
+  /** The target that answered. */
+  served(provider: string, providerType: string, upstreamModel: string): void {
+    const f = this.fields;
+    f.provider = provider;
+    f.providerType = providerType;
+    f.upstreamModel = upstreamModel;
+  }
+
   /** Notes the first byte sent to the client. */
   firstByte(): void {
     this.fields.firstByteAt ??= Date.now();
@@ -73,6 +87,7 @@ export class RequestTrace {
       userAgent: f.userAgent,
       project: f.project,
       bodies: f.bodies,
+      costPico: undefined, // the recorder sets it (listed so every record has one shape)
     } satisfies { [K in keyof Required<RequestRecord>]: unknown }; // a new field must be listed here
     // Fire and forget: only a full queue makes this wait, and then only this request's tail.
     if (this.recorder) void this.recorder.record(record);

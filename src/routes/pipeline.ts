@@ -107,7 +107,7 @@ export async function runDialect<P extends ParsedInbound>(
     const parsed = dialect.parse(body);
     if (!parsed.ok) throw parsed.error;
     const { model, stream, request: chat } = parsed.value;
-    trace.set({ requestedModel: model, stream });
+    trace.requested(model, stream);
     if (parsed.value.warnings?.length) trace.set({ warnings: parsed.value.warnings });
     const route = router.resolve(model);
     if (!route.ok) throw new ClientError(404, route.message, "invalid_request_error", "model", "model_not_found");
@@ -139,8 +139,7 @@ export async function runDialect<P extends ParsedInbound>(
       throw e;
     }
     const { target } = opened;
-    trace.set({ provider: target.provider.id, providerType: target.provider.type, upstreamModel: target.upstreamModel });
-    const ctx: DialectContext<P> = { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed: parsed.value };
+    trace.served(target.provider.id, target.provider.type, target.upstreamModel);
     if (!stream) {
       let result: ChatResult;
       if (opened.result) {
@@ -165,8 +164,12 @@ export async function runDialect<P extends ParsedInbound>(
       // A reply already in this dialect's format (OpenAI's own, to a Chat Completions client) is
       // sent as the upstream wrote it: writing it again from the result would only drop fields.
       const native = opened.body !== undefined && target.adapter.nativeReplyEndpoint === dialect.endpoint ? opened.body : undefined;
-      if (result.model) ctx.model = result.model;
-      const completed = native === undefined ? dialect.complete(result, ctx) : undefined;
+      let completed: unknown;
+      if (native === undefined) {
+        const ctx = dialectContext(dialect, target, parsed.value);
+        if (result.model) ctx.model = result.model;
+        completed = dialect.complete(result, ctx);
+      }
       trace.firstByte();
       trace.finish({
         status: 200,
@@ -179,7 +182,7 @@ export async function runDialect<P extends ParsedInbound>(
     }
 
     trace.set({ stream: true });
-    const sseBody = streamBody(deps, dialect, ctx, opened, trace, { target, signal, upstream: upstream!, messages, body: storeBodies ? body : undefined });
+    const sseBody = streamBody(deps, dialect, dialectContext(dialect, target, parsed.value), opened, trace, { target, signal, upstream: upstream!, messages, body: storeBodies ? body : undefined });
     return reply(sseBody, SSE_REPLY_HEADERS, target, trace, limitHeaders);
   } catch (e) {
     if (e instanceof ClientError) {
@@ -281,6 +284,11 @@ function reply(
   h.set("x-request-id", trace.id);
   if (limitHeaders) for (const name in limitHeaders) h.set(name, limitHeaders[name]!);
   return response;
+}
+
+/** The reply's id, time and model for the dialect's encoder (not made for a reply passed through as is). */
+function dialectContext<P extends ParsedInbound>(dialect: Dialect<P>, target: Target, parsed: P): DialectContext<P> {
+  return { id: dialect.newId(), created: Math.floor(Date.now() / 1000), model: target.upstreamModel, provider: target.provider.id, parsed };
 }
 
 /** A controller aborted when `signal` aborts (or already aborted if it has). */
