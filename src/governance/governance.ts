@@ -25,7 +25,7 @@ export type GovernedKey = { id: string; name: string; policy: KeyPolicy };
 export type GovernedTarget = { label: string; upstreamModel: string; provider: { id: string; type: string } };
 
 /** The facts of a finished request that settlement prices, as the recorder prices them. */
-export type SettleInput = Pick<RequestRecord, "status" | "usage" | "providerType" | "provider" | "responseModel" | "upstreamModel">;
+export type SettleInput = Pick<RequestRecord, "status" | "usage" | "providerType" | "provider" | "responseModel" | "upstreamModel" | "costPico">;
 
 /** A refusal by key policy, budget or rate limit. `code` doubles as the request log's error class. */
 export class GovernanceError extends ClientError {
@@ -75,6 +75,7 @@ const hasUsage = (u: Usage | undefined): u is Usage => !!u && (u.inputTokens !==
  */
 export function actualCostPico(price: Pricer | undefined, r: SettleInput): bigint {
   if (!price || !hasUsage(r.usage) || r.status >= 500) return 0n;
+  if (r.costPico !== undefined) return r.costPico ?? 0n; // priced by the recorder already
   try {
     return price({ providerType: r.providerType, provider: r.provider, models: [r.responseModel, r.upstreamModel], usage: r.usage }).costPico ?? 0n;
   } catch {

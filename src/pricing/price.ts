@@ -43,12 +43,16 @@ export function priceRequest(
   registry: PricingRegistry,
   input: { providerType?: string; models: Array<string | null | undefined>; usage: Usage } & LookupOptions,
 ): PricedRequest {
-  const providerType = input.providerType ?? "openai-compatible";
-  const match = registry.lookupBest(providerType, input.models, { pricingProvider: input.pricingProvider, providerName: input.providerName });
+  return priceWith(registry, input.providerType ?? "openai-compatible", input.models, input.usage, { pricingProvider: input.pricingProvider, providerName: input.providerName });
+}
+
+/** priceRequest with its parts as arguments (the request pricer passes them without building an input object). */
+function priceWith(registry: PricingRegistry, providerType: string, models: Array<string | null | undefined>, usage: Usage, lookup: LookupOptions): PricedRequest {
+  const match = registry.lookupBest(providerType, models, lookup);
   if (match.unpriced) {
     return { costPico: null, costNano: null, rule: "unpriced", explanation: match.explanation, registryVersion: match.registryVersion, match };
   }
-  const bill = billOf(input.usage, match.entry.cost, providerType);
+  const bill = billOf(usage, match.entry.cost, providerType);
   // In numbers (always, below 9,007 USD per request); in bigints only past that.
   let costPico: bigint;
   let costNano: number;
@@ -59,7 +63,7 @@ export function priceRequest(
     costNano = Math.floor((n.total + 500) / 1000); // half up, as picoToNano (n.total ≥ 0)
     breakdown = { unit: "pico-usd", total: n.total, input: n.input, cache_read: n.cacheRead, cache_write: n.cacheWrite, output: n.output, reasoning: n.reasoning };
   } else {
-    const cost = computeCost(input.usage, match.entry.cost, providerType);
+    const cost = computeCost(usage, match.entry.cost, providerType);
     costPico = cost.totalPicoUsd;
     costNano = picoToNano(cost.totalPicoUsd);
     breakdown = {
@@ -127,12 +131,19 @@ export function pricedOncePerUsage<I extends { providerType?: string; provider?:
  * price({ providerType: "grok", provider: "xai-main", models: ["grok-4-0709", "grok-4"], usage });
  */
 export function createPricer(getRegistry: () => PricingRegistry, pricingProviderOf?: (providerName: string) => string | undefined) {
+  // The lookup options of each provider, kept while its pricing provider stays the same (managed
+  // providers can change it at runtime): not an object per request.
+  const lookups = new Map<string | undefined, LookupOptions>();
+  const lookupFor = (provider: string | undefined): LookupOptions => {
+    const pricingProvider = provider ? pricingProviderOf?.(provider) : undefined;
+    let options = lookups.get(provider);
+    if (!options || options.pricingProvider !== pricingProvider) {
+      if (lookups.size >= 1000) lookups.clear(); // provider names come from config; bounded anyway
+      options = { providerName: provider, pricingProvider };
+      lookups.set(provider, options);
+    }
+    return options;
+  };
   return (input: { providerType?: string; provider?: string; model?: string; models?: Array<string | null | undefined>; usage: Usage }): PricedRequest =>
-    priceRequest(getRegistry(), {
-      providerType: input.providerType,
-      models: input.models ?? [input.model],
-      usage: input.usage,
-      providerName: input.provider,
-      pricingProvider: input.provider ? pricingProviderOf?.(input.provider) : undefined,
-    });
+    priceWith(getRegistry(), input.providerType ?? "openai-compatible", input.models ?? [input.model], input.usage, lookupFor(input.provider));
 }

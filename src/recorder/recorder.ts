@@ -29,6 +29,11 @@ export type RequestRecord = {
   project?: string;
   /** Present only when body logging is on; stored gzip-compressed with secrets redacted. */
   bodies?: { request?: unknown; response?: unknown };
+  /**
+   * Set by the recorder when it prices the record (null = unpriced), so the budget settlement that
+   * reads the same record right after does not price it again.
+   */
+  costPico?: bigint | null;
 };
 
 /** Prices a request: an exact integer cost in pico-USD, or null = unpriced (never a silent 0). */
@@ -96,6 +101,7 @@ function priceRow(row: LogRow, r: RequestRecord, price: Pricer | undefined): voi
   row.pricing_rule = priced.rule ?? null;
   row.cost_pico = priced.costPico ?? null;
   row.cost_breakdown = priced.breakdown ?? null;
+  r.costPico = row.cost_pico;
 }
 
 /**
