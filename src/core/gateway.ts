@@ -1,6 +1,7 @@
 import type { GatewaySettings } from "../config.ts";
 import { ProviderError, shouldFailover } from "../providers/errors.ts";
-import { openProvider } from "../providers/run.ts";
+import { openProvider, type RunTimeouts } from "../providers/run.ts";
+import type { ProviderSettings } from "../providers/types.ts";
 import type { KeyPool } from "./key-pool.ts";
 import type { Target } from "./router.ts";
 import type { ChatRequest, ChatResult, StreamEvent } from "./types.ts";
@@ -73,6 +74,31 @@ async function* prepend(first: StreamEvent[], rest: AsyncGenerator<StreamEvent, 
   yield* rest;
 }
 
+type TargetProvider = Target["provider"];
+/** Each provider's upstream settings per key index, made once per provider object (a reload makes new ones). */
+const settingsCache = new WeakMap<TargetProvider, ProviderSettings[]>();
+function providerSettings(provider: TargetProvider, keyIndex: number): ProviderSettings {
+  let byKey = settingsCache.get(provider);
+  if (!byKey) settingsCache.set(provider, (byKey = []));
+  const slot = keyIndex + 1; // -1 (no key) at 0
+  return (byKey[slot] ??= {
+    apiKey: keyIndex >= 0 ? provider.apiKeys[keyIndex]!.value : "",
+    baseUrl: provider.baseUrl,
+    headers: provider.headers,
+    instanceId: provider.id,
+  });
+}
+
+const timeoutsCache = new WeakMap<GatewaySettings, RunTimeouts>();
+function timeoutsOf(settings: GatewaySettings): RunTimeouts {
+  let timeouts = timeoutsCache.get(settings);
+  if (!timeouts) {
+    timeouts = { connectMs: settings.connectTimeoutMs, firstByteMs: settings.firstByteTimeoutMs, idleMs: settings.streamIdleTimeoutMs };
+    timeoutsCache.set(settings, timeouts);
+  }
+  return timeouts;
+}
+
 /**
  * The gateway loop: try each target in order, rotating keys and retrying transient failures with
  * exponential backoff and jitter (honouring retry-after up to `retryMaxDelayMs`), and commit at
@@ -118,22 +144,8 @@ export async function openChat(
             model: target.upstreamModel,
             ...(limit !== undefined && input.request.maxOutputTokens! > limit ? { maxOutputTokens: limit } : {}),
           },
-          {
-            apiKey: keyIndex >= 0 ? provider.apiKeys[keyIndex]!.value : "",
-            baseUrl: provider.baseUrl,
-            headers: provider.headers,
-            instanceId: provider.id,
-          },
-          {
-            stream: input.stream,
-            signal: input.signal,
-            fetch: deps.fetch,
-            timeouts: {
-              connectMs: settings.connectTimeoutMs,
-              firstByteMs: settings.firstByteTimeoutMs,
-              idleMs: settings.streamIdleTimeoutMs,
-            },
-          },
+          providerSettings(provider, keyIndex),
+          { stream: input.stream, signal: input.signal, fetch: deps.fetch, timeouts: timeoutsOf(settings) },
         );
         try {
           const opened = await opening;
