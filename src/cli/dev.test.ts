@@ -170,7 +170,7 @@ async function startDev(env: Record<string, string>, args: string[] = []) {
     proc.kill("SIGTERM");
     return { code: await proc.exited, stderr: await stderr };
   };
-  return { proc, port, url: `http://127.0.0.1:${port}`, stdout, stop };
+  return { proc, port, url: `http://127.0.0.1:${port}`, stdout, stop, stderrText: () => stderr };
 }
 
 /**
@@ -179,6 +179,26 @@ async function startDev(env: Record<string, string>, args: string[] = []) {
  * ~75), so these get more room; a hung server still fails them.
  */
 const PROCESS_TEST_MS = 60_000;
+
+/**
+ * `promise`, or a failure naming the step after `ms` (the dev process is then killed and its stderr
+ * shown): a step that hangs says which one it was instead of running into the test's timeout.
+ */
+async function within<T>(step: string, promise: Promise<T>, dev: { proc: { kill(signal?: NodeJS.Signals): void }; stderrText?: () => Promise<string> }, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${step}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } catch (e) {
+    dev.proc.kill("SIGKILL");
+    const stderr = dev.stderrText ? await dev.stderrText() : "";
+    throw new Error(`${(e as Error).message}${stderr ? `\ndev stderr:\n${stderr.slice(-3000)}` : ""}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The value of `export NAME=value` in the printed settings. */
 const exported = (text: string, name: string) => text.match(new RegExp(`^export ${name}=(\\S+)`, "m"))?.[1];
@@ -240,18 +260,21 @@ describe("llm-proxy dev (process)", () => {
 
       // Not reachable on another interface of this machine (only checked when there is one).
       const other = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
-      if (other) await expect(fetch(`http://${other.address}:${dev.port}/healthz`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+      if (other) {
+        const refused = fetch(`http://${other.address}:${dev.port}/healthz`, { signal: AbortSignal.timeout(2000) }).then(() => false, () => true);
+        expect(await within("fetch on another interface", refused, dev)).toBe(true);
+      }
 
       const auth = { authorization: `Bearer ${firstKey}`, "content-type": "application/json" };
-      const models = (await (await fetch(`${dev.url}/v1/models`, { headers: auth })).json()) as { data: Array<{ id: string }> };
+      const models = (await (await within("GET /v1/models", fetch(`${dev.url}/v1/models`, { headers: auth }), dev)).json()) as { data: Array<{ id: string }> };
       const ids = models.data.map((m) => m.id);
       for (const name of ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-opus-4-1", "claude-haiku-4-5", "openai/gpt-4.1"]) expect(ids).toContain(name);
 
-      const chat = await fetch(`${dev.url}/v1/chat/completions`, {
+      const chat = await within("POST /v1/chat/completions (sonnet)", fetch(`${dev.url}/v1/chat/completions`, {
         method: "POST",
         headers: { ...auth, "x-llm-proxy-project": "proj-a" },
         body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "ping" }] }),
-      });
+      }), dev);
       expect(chat.status).toBe(200);
       expect(chat.headers.get("x-llm-proxy-target")).toBe("openai/gpt-4.1");
       expect(((await chat.json()) as any).choices[0].message.content).toBe("pong");
@@ -259,29 +282,29 @@ describe("llm-proxy dev (process)", () => {
       expect(upstream.requests.at(-1)!.headers.get("authorization")).toBe("Bearer sk-test");
 
       // The haiku tier, by a dated name as Claude Code sends it.
-      const haiku = await fetch(`${dev.url}/v1/chat/completions`, {
+      const haiku = await within("POST /v1/chat/completions (haiku)", fetch(`${dev.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "x-api-key": firstKey, "content-type": "application/json" },
         body: JSON.stringify({ model: "claude-haiku-4-5-20251001", messages: [{ role: "user", content: "ping" }] }),
-      });
+      }), dev);
       expect(haiku.status).toBe(200);
       expect(haiku.headers.get("x-llm-proxy-target")).toBe("openai/gpt-4.1-mini");
       expect(upstream.requests.at(-1)!.body.model).toBe("gpt-4.1-mini");
 
       // What Claude Code itself sends: the Anthropic Messages API with the printed token.
-      const messages = await fetch(`${dev.url}/v1/messages?beta=true`, {
+      const messages = await within("POST /v1/messages", fetch(`${dev.url}/v1/messages?beta=true`, {
         method: "POST",
         headers: { "x-api-key": firstKey, "anthropic-version": "2023-06-01", "content-type": "application/json" },
         body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 32000, messages: [{ role: "user", content: "ping" }] }),
-      });
+      }), dev);
       expect(messages.status).toBe(200);
       expect(((await messages.json()) as any).content[0]).toEqual({ type: "text", text: "pong" });
       expect(upstream.requests.at(-1)!.body.model).toBe("gpt-4.1");
 
-      const bad = await fetch(`${dev.url}/v1/models`, { headers: { authorization: "Bearer llmp_wrong" } });
+      const bad = await within("GET /v1/models (wrong key)", fetch(`${dev.url}/v1/models`, { headers: { authorization: "Bearer llmp_wrong" } }), dev);
       expect(bad.status).toBe(401);
     } finally {
-      expect((await dev.stop()).code).toBe(0);
+      expect((await within("SIGTERM and exit", dev.stop(), dev)).code).toBe(0);
     }
     // Per-project attribution reached the request log; the database holds the key's hash only.
     const db = new Database(path.join(dataDir, "llm-proxy.db"), { readonly: true });
