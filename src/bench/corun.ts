@@ -62,6 +62,12 @@ export function coRunRatio(rounds: CoRunRound[]): { median: number; min: number;
   return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
 
+/** The two load generators of a co-run (wrk scripts are numbered across generators, so they share `tmpDir`). */
+export function coRunLoads(tmpDir: string, wrk: string | undefined): [LoadGen, LoadGen] {
+  const one = () => (wrk ? wrkLoadGen(tmpDir, wrk) : bunLoadGen());
+  return [one(), one()];
+}
+
 /** One line of a co-run table: both servers' median CPU per request and the ratio. */
 export function coRunLine(label: string, names: [string, string], rounds: CoRunRound[]): string {
   const r = coRunRatio(rounds);
@@ -125,11 +131,7 @@ async function main() {
     servers.push({ name, pid: proc.pid, target: { url: `http://127.0.0.1:${port}/v1/chat/completions`, key } });
   }
   const wrk = wrkVersion();
-  const loads = [0, 1].map((i) => {
-    const dir = path.join(tmp, `load-${i}`);
-    fs.mkdirSync(dir);
-    return wrk ? wrkLoadGen(dir, wrk) : bunLoadGen();
-  }) as [LoadGen, LoadGen];
+  const loads = coRunLoads(tmp, wrk);
   console.log(`# co-run: ${servers[0]!.name} (A) and ${servers[1]!.name} (B), both on core ${P.CORE_SERVER}; ${rounds} rounds of ${seconds} s at ${connections} connections each; load: ${loads[0].name}\n`);
   const result = await runCoRun(servers as [CoRunServer, CoRunServer], loads, { connections, rounds, seconds });
   for (const [i, r] of result.entries()) {

@@ -16,7 +16,7 @@ import { CHAT_BODY, checkCompletion, checkStream, STREAM_BODY } from "./fixtures
 import { chooseGateway, prepareGateway, ROOT, startGateway, type GatewayCommand } from "./gateway.ts";
 import { bunLoadGen, runTtfb, wrkLoadGen, wrkVersion, type LoadGen, type Target } from "./loadgen.ts";
 import * as P from "./procs.ts";
-import { CORUN_TABLE_HEAD, coRunLine, coRunRatio, runCoRun, type CoRunServer } from "./corun.ts";
+import { CORUN_TABLE_HEAD, coRunLine, coRunLoads, coRunRatio, runCoRun, type CoRunServer } from "./corun.ts";
 import { pairedReport, runPaired } from "./paired.ts";
 import { cpuPerRequestUs, roundLine, summarize, table, targets, TARGETS, type RoundResult } from "./report.ts";
 
@@ -176,6 +176,20 @@ async function main() {
     const text = fs.readFileSync(server.log, "utf8").trim();
     if (server.name === "llm-proxy" && text) gatewayLog.push(...text.split("\n"));
   };
+  /** Starts `which` side by side (each checked), runs `body`, then stops them all. */
+  const withServers = async (which: ReadonlyArray<Server["name"]>, body: (servers: Server[]) => Promise<void>) => {
+    const servers: Server[] = [];
+    try {
+      for (const name of which) {
+        const server = await startServer(name, gw, mockPort);
+        servers.push(server);
+        await sanity(server);
+      }
+      await body(servers);
+    } finally {
+      for (const server of servers) await stopServer(server);
+    }
+  };
   for (let round = 1; round <= opts.repeat; round++) {
     const order = round % 2 ? names : [...names].reverse();
     for (const name of order) {
@@ -193,22 +207,14 @@ async function main() {
   // The paired phase: every server at once, taking turns in short slices (see paired.ts).
   let paired: string | undefined;
   if (opts.slices > 0) {
-    const servers: Server[] = [];
-    try {
-      for (const name of names) {
-        const server = await startServer(name, gw, mockPort);
-        servers.push(server);
-        await sanity(server);
-      }
+    await withServers(names, async (servers) => {
       const result = await runPaired(
         servers.map((s) => ({ name: s.name, pid: s.proc.pid, target: s.target })),
         load,
         { connections: opts.connections, slices: opts.slices, sliceDuration: opts.sliceDuration, warmup: opts.warmup },
       );
       paired = pairedReport(result, opts);
-    } finally {
-      for (const server of servers) await stopServer(server);
-    }
+    });
   }
 
   // The co-run phase: two servers on the one core under load at the same time (see corun.ts).
@@ -218,18 +224,8 @@ async function main() {
     const ratio: Record<number, number> = {};
     const logCost: Record<number, number> = {};
     for (const pair of [["passthrough", "llm-proxy"], ["llm-proxy, log off", "llm-proxy"]] as const) {
-      const servers: Server[] = [];
-      try {
-        for (const name of pair) {
-          const server = await startServer(name, gw, mockPort);
-          servers.push(server);
-          await sanity(server);
-        }
-        const loads = servers.map((s) => {
-          const dir = path.join(tmp, `corun-${s.proc.pid}`);
-          fs.mkdirSync(dir, { recursive: true });
-          return wrk ? wrkLoadGen(dir, wrk) : bunLoadGen();
-        }) as [LoadGen, LoadGen];
+      await withServers(pair, async (servers) => {
+        const loads = coRunLoads(tmp, wrk);
         for (const c of opts.connections) {
           const rounds = await runCoRun(
             servers.map((s) => ({ name: s.name, pid: s.proc.pid, target: s.target })) as [CoRunServer, CoRunServer],
@@ -241,9 +237,7 @@ async function main() {
           if (pair[0] === "passthrough") ratio[c] = 1 / r;
           else logCost[c] = 1 - 1 / r;
         }
-      } finally {
-        for (const server of servers) await stopServer(server);
-      }
+      });
     }
     const verdicts = opts.connections.map(
       (c) => `- ${ratio[c]! >= TARGETS.minRpsRatio ? "PASS" : "FAIL"} — co-run: llm-proxy's requests/s at equal CPU ≥ 50% of the passthrough's @ ${c} conns: ${(100 * ratio[c]!).toFixed(0)}%`,
