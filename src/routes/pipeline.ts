@@ -181,7 +181,6 @@ export async function runDialect<P extends ParsedInbound>(
       return reply(native ?? JSON.stringify(completed), JSON_REPLY_HEADERS, target, trace, limitHeaders);
     }
 
-    trace.set({ stream: true });
     const sseBody = streamBody(deps, dialect, dialectContext(dialect, target, parsed.value), opened, trace, { target, signal, upstream: upstream!, messages, body: storeBodies ? body : undefined });
     return reply(sseBody, SSE_REPLY_HEADERS, target, trace, limitHeaders);
   } catch (e) {
