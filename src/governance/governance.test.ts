@@ -94,6 +94,12 @@ describe("settlement", () => {
     expect(actualCostPico(price, { ...base, status: 200 })).toBe(0n);
     expect(actualCostPico(price, { ...base, status: 200, upstreamModel: "nope", usage: { inputTokens: 1 } })).toBe(0n);
     expect(actualCostPico(undefined, { ...base, status: 200, usage: { inputTokens: 1 } })).toBe(0n);
+    // A record the recorder priced already carries its cost: it is used, not priced again.
+    const notAgain = () => {
+      throw new Error("priced a second time");
+    };
+    expect(actualCostPico(notAgain, { ...base, status: 200, usage: { inputTokens: 1, outputTokens: 1 }, costPico: 42n })).toBe(42n);
+    expect(actualCostPico(notAgain, { ...base, status: 200, usage: { inputTokens: 1, outputTokens: 1 }, costPico: null })).toBe(0n);
   });
 
   test("releases the hold, books the cost, corrects TPM; once only", async () => {

@@ -93,35 +93,6 @@ function priceWith(registry: PricingRegistry, providerType: string, models: Arra
 }
 
 /**
- * Wraps a pricer so one request is priced once: the request log and budget settlement both price
- * the finished request's `usage` object, one right after the other (the recorder when the trace
- * finishes, then the trace's settlement listener, in the same synchronous call), so the last result
- * is kept and reused when the same usage object is priced again with the same provider and models.
- * One entry, not a WeakMap keyed by usage: a WeakMap insert per request cost ~1 µs (about as much as
- * the pricing itself) and left an entry per request for the collector. An unpriced result is not
- * kept: the registry loads in the background at startup, so a later call may find a price.
- */
-export function pricedOncePerUsage<I extends { providerType?: string; provider?: string; models?: Array<string | null | undefined>; usage: Usage }, R extends { costPico: bigint | null }>(
-  price: (input: I) => R,
-): (input: I) => R {
-  let last: { input: I; result: R } | undefined;
-  const same = (a: I, b: I) => {
-    if (a.providerType !== b.providerType || a.provider !== b.provider) return false;
-    const x = a.models ?? [];
-    const y = b.models ?? [];
-    if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-    return true;
-  };
-  return (input) => {
-    if (last !== undefined && last.input.usage === input.usage && same(last.input, input)) return last.result;
-    const result = price(input);
-    last = result.costPico !== null ? { input, result } : undefined;
-    return result;
-  };
-}
-
-/**
  * A pricer for the recorder: `(record) => PricedRequest`, reading the registry at call time so
  * refreshes apply. `pricingProviderOf` maps a configured provider id to its `pricing_provider`.
  * Pass the response model first and the upstream/requested model after it (`models`), or `model`.

@@ -73,6 +73,16 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("the record carries the cost its row was priced at (the budget settlement reads it)", () => {
+    const { recorder } = setup();
+    const priced = record(1);
+    recorder.record(priced, false);
+    expect(priced.costPico).toBe(BigInt((100 + 1) * 2_500_000 + 20 * 10_000_000));
+    const failed = record(2, Date.now(), { status: 502 });
+    recorder.record(failed, false);
+    expect(failed.costPico).toBeUndefined(); // not priced: a failed upstream call costs nothing
+  });
+
   test("rollups equal a recount of the raw rows", () => {
     const { h, recorder, store } = setup();
     const base = Date.UTC(2026, 10, 1, 10, 0, 0);

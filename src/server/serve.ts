@@ -21,7 +21,7 @@ import { RequestLogStore } from "../db/request-log.ts";
 import { Recorder } from "../recorder/recorder.ts";
 import { scheduleRetention } from "../recorder/retention.ts";
 import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
-import { createPricer, pricedOncePerUsage } from "../pricing/price.ts";
+import { createPricer } from "../pricing/price.ts";
 import { createPricingSource, defaultCacheFile, type PricingSource } from "../pricing/source.ts";
 import { Governance } from "../governance/governance.ts";
 import { InMemoryBudgetLedger } from "../governance/ledger.ts";
@@ -113,7 +113,8 @@ export async function startServer(
   const pricingProviders = new Map(config.providers.map((p) => [p.id, p.pricingProvider]));
   // One pricer for the request log and for budgets, so holds and settlements match logged costs.
   // Priced once per request: the log row and the budget settlement share the result.
-  const price = pricedOncePerUsage(createPricer(() => pricing.current(), (id) => pricingProviders.get(id)));
+  // One pricing per request: the recorder notes the cost on the record, and the budget settlement reads it there.
+  const price = createPricer(() => pricing.current(), (id) => pricingProviders.get(id));
   // Live view: WebSocket hub, metrics, host/process monitor and provider health, fed by the recorder
   // as requests end (the live table once their rows are written).
   let routerRef: Router | undefined;
