@@ -127,6 +127,47 @@ describe("settlement", () => {
     expect(seen[0]).toMatchObject({ status: 200, provider: "oa", providerType: "openai", upstreamModel: "gpt-4o-mini", responseModel: "gpt-4o-mini-2024-07-18", clientKeyId: "k" });
     expect(seen[1]).toBe(seen[0]!);
   });
+
+  test("every listener runs once, in order, even when one throws", () => {
+    const trace = new GovernedTrace(undefined, { endpoint: "chat.completions", stream: false });
+    const order: string[] = [];
+    trace.onFinish(() => order.push("first"));
+    trace.onFinish(() => {
+      order.push("second");
+      throw new Error("boom");
+    });
+    trace.onFinish(() => order.push("third"));
+    trace.finish({ status: 200 });
+    trace.finish({ status: 200 });
+    expect(order).toEqual(["first", "second", "third"]);
+  });
+
+  test("a key without budgets or rate limits: enforce holds nothing and books the actual cost when the trace finishes", () => {
+    // The trace's receivedAt is the real time: the governance clock runs from there.
+    const { gov, ledger, now } = setup({}, { t: Date.now() });
+    const k = key({}, "plain");
+    const input = { requestedModel: "oa/gpt-4o-mini", targets: [target("oa/gpt-4o-mini")], request: request("hi", 10) };
+    const trace = new GovernedTrace(undefined, { endpoint: "chat.completions", stream: false, clientKeyId: k.id });
+    expect(gov.enforce(k, trace, input)).toEqual({});
+    expect(ledger.spend(k.id).reserved).toBe(0n);
+    trace.set({ ...base });
+    trace.finish({ status: 200, usage: { inputTokens: 9, outputTokens: 11 } });
+    const cost = 9n * 150_000n + 11n * 600_000n;
+    expect(ledger.spend(k.id)).toMatchObject({ reserved: 0n, today: cost, month: cost, total: cost });
+    // A failed upstream call costs nothing; the next day's spend starts from zero, the total goes on.
+    const failed = new GovernedTrace(undefined, { endpoint: "chat.completions", stream: false, clientKeyId: k.id });
+    gov.enforce(k, failed, input);
+    failed.set({ ...base });
+    failed.finish({ status: 502, usage: { inputTokens: 9, outputTokens: 11 } });
+    expect(ledger.spend(k.id).total).toBe(cost);
+    // A request received yesterday (by the ledger's clock) that finishes today counts for yesterday.
+    const late = new GovernedTrace(undefined, { endpoint: "chat.completions", stream: false, clientKeyId: k.id });
+    gov.enforce(k, late, input);
+    late.set({ ...base });
+    now.t += 86_400_000;
+    late.finish({ status: 200, usage: { inputTokens: 9, outputTokens: 11 } });
+    expect(ledger.spend(k.id)).toMatchObject({ today: 0n, total: 2n * cost });
+  });
 });
 
 describe("refusals", () => {
@@ -246,6 +287,7 @@ describe("asynchronous stores", () => {
     const asyncLedger: BudgetLedger = {
       reserve: (...a) => later(ledger.reserve(...a)),
       settle: (...a) => later(ledger.settle(...a)),
+      book: (...a) => later(ledger.book(...a)),
       spend: (id) => ledger.spend(id),
     };
     const asyncLimiter = new Proxy(limiter, { get: (t, name) => (typeof (t as any)[name] === "function" ? (...a: unknown[]) => later((t as any)[name](...a)) : (t as any)[name]) });

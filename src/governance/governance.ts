@@ -105,6 +105,9 @@ type Quote = {
   zeroCost?: { target: string; entry?: string };
 };
 
+/** The `x-ratelimit-*` headers of a key without rate limits: none (shared, never written to). */
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 const PERIOD_LABEL = { daily: "daily", monthly: "monthly", total: "total" } as const;
 
 /**
@@ -323,7 +326,8 @@ export class Governance {
    * The whole policy for one routed request, for every `/v1` endpoint: the allowlist, then
    * admission, settled when `trace` finishes (its log row). Returns the `x-ratelimit-*` headers
    * for the response (synchronously when the key has no rate limits); throws a GovernanceError
-   * for a refusal. Call `checkKey` first.
+   * for a refusal. Call `checkKey` first. `trace` is the request's own, started with the key's id
+   * (`clientKeyId`): a key without budgets or rate limits books its spend from the trace's record.
    */
   enforce(
     key: GovernedKey,
@@ -331,11 +335,28 @@ export class Governance {
     input: { requestedModel: string; targets: ReadonlyArray<GovernedTarget>; request: Pick<ChatRequest, "messages" | "tools" | "maxOutputTokens"> },
   ): Record<string, string> | Promise<Record<string, string>> {
     this.checkModel(key, input.requestedModel, input.targets);
+    const { policy } = key;
+    if (policy.rpm === null && policy.tpm === null && !hasBudget(policy)) {
+      // Nothing to hold or limit: the request is admitted as it is and its cost booked at the end
+      // (by one shared listener, so such a request allocates no admission, hold or closure).
+      trace.onFinish(this.bookSpend);
+      return NO_HEADERS;
+    }
     const admission = this.admitNow(key, input);
     if (admission instanceof Promise) return this.settleLater(admission, trace);
     trace.onFinish(admission.settle);
     return admission.headers;
   }
+
+  /** The settlement of a request that held nothing: its actual cost booked to its key's spend. */
+  private readonly bookSpend = (record: RequestRecord): void => {
+    if (record.clientKeyId === undefined) return;
+    try {
+      this.quietly("budget settlement failed", this.ledger.book(record.clientKeyId, actualCostPico(this.deps.price, record), record.receivedAt));
+    } catch (e) {
+      this.deps.onError?.("budget settlement failed", e);
+    }
+  };
 
   // The asynchronous branches below are methods of their own: a closure anywhere in a function
   // (even in a branch that rarely runs) makes every call of it allocate a scope object.

@@ -139,6 +139,22 @@ describe("InMemoryBudgetLedger", () => {
     expect(ledger.reserve("k", b, cents(10)).ok).toBe(true);
   });
 
+  test("booking without a hold: the cost goes to the day and month the request was received in; nothing for 0 or less", () => {
+    const clock = clockAt("2025-05-31T23:59:00Z");
+    const ledger = new InMemoryBudgetLedger(undefined, clock.fn);
+    const received = clock.fn();
+    ledger.book("k", cents(2), received);
+    ledger.book("k", 0n, received);
+    ledger.book("k", -5n, received);
+    expect(ledger.spend("k")).toMatchObject({ today: cents(2), month: cents(2), total: cents(2), reserved: 0n });
+    clock.set("2025-06-01T00:00:30Z");
+    // Received in May, finished in June: booked to May, as the rollups book it.
+    ledger.book("k", cents(3), received);
+    expect(ledger.spend("k")).toMatchObject({ today: 0n, month: 0n, total: cents(5) });
+    ledger.book("k", cents(1), clock.fn());
+    expect(ledger.spend("k")).toMatchObject({ today: cents(1), month: cents(1), total: cents(6) });
+  });
+
   test("the total budget has no reset", () => {
     const ledger = new InMemoryBudgetLedger();
     const r = ledger.reserve("k", budgets({ totalPico: 5n }), 6n);

@@ -72,6 +72,11 @@ export interface BudgetLedger {
   reserve(keyId: string, budgets: Budgets, amountPico: bigint): Awaitable<ReserveResult>;
   /** Releases the hold and books the actual cost (0 for a call that cost nothing). Idempotent per reservation. */
   settle(reservation: Reservation, actualPico: bigint): Awaitable<void>;
+  /**
+   * Books the cost of a request that held nothing (its key has no budget), to the UTC day and
+   * month of `at` (when the request was received), as `settle` books a reservation's.
+   */
+  book(keyId: string, actualPico: bigint, at: number): Awaitable<void>;
   /** Spend so far (today, this month, total) and what is reserved now, for the admin API. */
   spend(keyId: string): Awaitable<KeySpend>;
 }
@@ -166,6 +171,14 @@ export class InMemoryBudgetLedger implements BudgetLedger {
     if (held.dayStart === s.dayStart) s.day += cost;
     if (held.monthStart === s.monthStart) s.month += cost;
     s.total += cost;
+  }
+
+  book(keyId: string, actualPico: bigint, at: number): void {
+    if (actualPico <= 0n) return; // nothing to add (bigint arithmetic allocates)
+    const s = this.state(keyId, this.clock());
+    if (utcDayStart(at) === s.dayStart) s.day += actualPico;
+    if (utcMonthStart(at) === s.monthStart) s.month += actualPico;
+    s.total += actualPico;
   }
 
   spend(keyId: string): KeySpend {
