@@ -12,7 +12,7 @@ import { BASE_SECURITY_HEADERS } from "../server/security-headers.ts";
 import { readJsonBody } from "./request-body.ts";
 import type { V1Deps } from "./v1.ts";
 
-// The security headers are part of every response built here (see `withSecurityHeaders`).
+// The security headers are part of every response built here: the handlers send these responses as they are.
 const JSON_HEADERS = { "content-type": "application/json", ...BASE_SECURITY_HEADERS };
 const SSE_HEADERS = {
   ...BASE_SECURITY_HEADERS,
@@ -134,7 +134,7 @@ export async function runDialect<P extends ParsedInbound>(
       }
       if (signal.aborted) {
         trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
-        return new Response(null, { status: 499 });
+        return new Response(null, { status: 499, headers: BASE_SECURITY_HEADERS });
       }
       throw e;
     }
@@ -310,14 +310,4 @@ async function* eventsOf(result: ChatResult): AsyncGenerator<StreamEvent, void, 
 /** `<prefix><24 url-safe random characters>` */
 export function randomId(prefix: string): string {
   return prefix + randomBase64Url(18);
-}
-
-/**
- * Adds any of the security headers a response lacks. The request path's own replies carry them
- * already (from their prebuilt headers); this covers the rest (e.g. a 499 with no body).
- */
-export function withSecurityHeaders(response: Response): Response {
-  const headers = response.headers;
-  for (const key in BASE_SECURITY_HEADERS) if (!headers.has(key)) headers.set(key, BASE_SECURITY_HEADERS[key]!);
-  return response;
 }
