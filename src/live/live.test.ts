@@ -73,6 +73,20 @@ test("metrics render valid Prometheus text with counters, histograms and gauges"
   expect(text).toContain('llm_proxy_upstream_errors_total{provider="oa",error_class="upstream_5xx"} 1');
   expect(text).toContain('llm_proxy_upstream_retries_total{provider="b"} 1');
   expect(text).toContain('llm_proxy_request_duration_seconds_bucket{provider="oa",le="+Inf"} 2');
+  // Buckets are cumulative: each counts every observation at or below its bound.
+  m.observe(row({ latency_ms: 7, ttfb_ms: 400_000 }));
+  const after = m.render();
+  const bucket = (name: string, le: string) => {
+    const prefix = `${name}_bucket{provider="oa",le="${le}"} `;
+    const line = after.split("\n").find((l) => l.startsWith(prefix));
+    return line === undefined ? NaN : Number(line.slice(prefix.length));
+  };
+  expect([bucket("llm_proxy_request_duration_seconds", "0.01"), bucket("llm_proxy_request_duration_seconds", "0.05")]).toEqual([1, 1]);
+  expect([bucket("llm_proxy_request_duration_seconds", "0.1"), bucket("llm_proxy_request_duration_seconds", "300"), bucket("llm_proxy_request_duration_seconds", "+Inf")]).toEqual([3, 3, 3]);
+  // A time past the last bound is only in +Inf (and in _count and _sum).
+  expect([bucket("llm_proxy_time_to_first_byte_seconds", "0.025"), bucket("llm_proxy_time_to_first_byte_seconds", "0.05"), bucket("llm_proxy_time_to_first_byte_seconds", "300")]).toEqual([0, 2, 2]);
+  expect(bucket("llm_proxy_time_to_first_byte_seconds", "+Inf")).toBe(3);
+  expect(after).toContain('llm_proxy_time_to_first_byte_seconds_count{provider="oa"} 3');
   expect(text).toContain("# TYPE llm_proxy_log_queue_depth gauge\nllm_proxy_log_queue_depth 3");
   for (const line of text.trim().split("\n")) expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$/);
 });

@@ -11,6 +11,7 @@ type Labels = Record<string, string>;
 const key = (labels: Labels) => Object.values(labels).join("\u0000");
 
 type CounterSeries = { labels: Labels; value: number };
+/** `buckets[i]`: observations in (bounds[i-1], bounds[i]] (made cumulative when rendered); above the last bound only `count` has them. */
 type HistogramSeries = { labels: Labels; buckets: number[]; sum: number; count: number };
 
 class Counter {
@@ -36,8 +37,15 @@ class Histogram {
     if (!v) this.values.set(k, (v = { labels: labels(), buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 }));
     return v;
   }
+  /** One bucket per observation (the first bound it is within); rendering sums them up. */
   add(v: HistogramSeries, value: number) {
-    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) v.buckets[i]!++;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        v.buckets[i]!++;
+        break;
+      }
+    }
     v.sum += value;
     v.count++;
   }
@@ -167,7 +175,8 @@ export class Metrics {
     for (const h of [this.latency, this.ttfb]) {
       out.push(`# HELP ${h.name} ${h.help}`, `# TYPE ${h.name} histogram`);
       for (const v of h.values.values()) {
-        h.bounds.forEach((b, i) => out.push(`${h.name}_bucket${fmtLabels(v.labels, { le: String(b) })} ${v.buckets[i]}`));
+        let cumulative = 0;
+        h.bounds.forEach((b, i) => out.push(`${h.name}_bucket${fmtLabels(v.labels, { le: String(b) })} ${(cumulative += v.buckets[i]!)}`));
         out.push(`${h.name}_bucket${fmtLabels(v.labels, { le: "+Inf" })} ${v.count}`);
         out.push(`${h.name}_sum${fmtLabels(v.labels)} ${v.sum}`, `${h.name}_count${fmtLabels(v.labels)} ${v.count}`);
       }
