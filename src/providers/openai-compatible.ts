@@ -71,7 +71,8 @@ export function defineOpenAICompatible(
   const auth = spec.authHeader ?? ((key: string): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {}));
   // The URL and headers of the last call, reused while its base URL, key and extra headers are the
   // same ones (a provider's settings are stable objects; each key string is held by its provider).
-  // The headers object is handed to fetch, which only reads it.
+  // The headers object is frozen: shared by every call, it is only read (and run.ts hands fetch a
+  // Headers object built once from it).
   let lastBase: string | undefined;
   let lastUrl = '';
   const urlFor = (base: string | undefined): string => {
@@ -88,7 +89,7 @@ export function defineOpenAICompatible(
     if (!lastHeaders || key !== lastKey || extra !== lastExtra) {
       lastKey = key;
       lastExtra = extra;
-      lastHeaders = { 'content-type': 'application/json', ...auth(key), ...extra };
+      lastHeaders = Object.freeze({ 'content-type': 'application/json', ...auth(key), ...extra });
     }
     return lastHeaders;
   };

@@ -276,7 +276,9 @@ class UpstreamCall {
       let response: Response;
       try {
         const body = JSON.stringify(http.body);
-        response = await (options.fetch ?? fetch)(http.url, { method: 'POST', headers: http.headers, body, signal: this.signal });
+        response = await (options.fetch === undefined
+          ? fetch(http.url, { method: 'POST', headers: fetchHeaders(http.headers), body, signal: this.signal })
+          : options.fetch(http.url, { method: 'POST', headers: http.headers, body, signal: this.signal }));
       } catch (error) {
         throw this.toFailure(error);
       }
@@ -491,4 +493,18 @@ function isErrorPayload(data: unknown): boolean {
 function validate<T>(fast: ((data: unknown) => T | undefined) | undefined, schema: z.ZodType<T>, data: unknown) {
   const value = fast?.(data);
   return value !== undefined ? { success: true as const, data: value, error: undefined } : schema.safeParse(data);
+}
+
+/**
+ * The `Headers` object fetch gets for a set of upstream headers: built once for an adapter's shared
+ * (frozen) headers object, which fetch copies for less than it converts a plain object on every
+ * call (~1.2 µs a request in a co-run A/B of the benchmark's passthrough); a headers object built
+ * for one call is handed over as it is.
+ */
+const builtHeaders = new WeakMap<Record<string, string>, Headers>();
+function fetchHeaders(headers: Record<string, string>): Headers | Record<string, string> {
+  if (!Object.isFrozen(headers)) return headers;
+  let built = builtHeaders.get(headers);
+  if (built === undefined) builtHeaders.set(headers, (built = new Headers(headers)));
+  return built;
 }
