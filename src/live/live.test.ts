@@ -113,6 +113,26 @@ test("provider health follows traffic: healthy, degraded, down, and change event
   expect(changes).toEqual(["oa:unknown->healthy", "oa:healthy->degraded", "oa:degraded->down", "oa:down->healthy"]);
 });
 
+test("provider health counts the newest 1,000 calls within the last 5 minutes", () => {
+  let now = 1_000_000;
+  const t = new ProviderHealthTracker(undefined, () => now);
+  const call = (ok: boolean, durationMs: number) => t.observe(row({ attempts: JSON.stringify([{ target: "oa/m", ok, errorClass: ok ? undefined : "upstream_5xx", durationMs }]) }));
+  for (let i = 0; i < 400; i++) call(false, 10);
+  now += 1000;
+  for (let i = 0; i < 1200; i++) call(true, 20 + (i % 3));
+  // The failures were pushed out by newer calls: only the newest 1,000 are kept.
+  expect(t.health("oa")).toMatchObject({ requests: 1000, errors: 0, status: "healthy", latency_p50_ms: 21 });
+  now += 4 * 60_000;
+  for (let i = 0; i < 3; i++) call(false, 5);
+  expect(t.health("oa")).toMatchObject({ requests: 1000, errors: 3, status: "down" });
+  // Past the window, only the calls of the last 5 minutes count.
+  now += 2 * 60_000;
+  expect(t.health("oa")).toMatchObject({ requests: 3, errors: 3 });
+  expect(t.idleFor("oa", 2 * 60_000 - 1)).toBe(true);
+  expect(t.idleFor("oa", 2 * 60_000)).toBe(false);
+  expect(t.idleFor("nobody", 1)).toBe(true);
+});
+
 test("metrics: series appear only once counted, and repeated rows add up in the same series", () => {
   const m = new Metrics();
   for (let i = 0; i < 3; i++) m.observe(row());

@@ -21,14 +21,53 @@ export type ProviderHealth = {
 
 type Sample = { at: number; ok: boolean; latency: number };
 const WINDOW_MS = 5 * 60_000;
-/** Samples kept per provider (the newest); up to EVICT_EVERY more wait for the next bulk eviction. */
+/** Samples kept per provider (the newest). */
 const MAX_SAMPLES = 1000;
-const EVICT_EVERY = 100;
+
+/**
+ * One provider's newest samples, in a ring of typed arrays: recording a sample (once per upstream
+ * call) allocates nothing and never shifts a list. Readers take the samples of the window.
+ */
+class SampleRing {
+  private readonly at = new Float64Array(MAX_SAMPLES);
+  private readonly latency = new Float64Array(MAX_SAMPLES);
+  private readonly ok = new Uint8Array(MAX_SAMPLES);
+  /** Slot of the oldest sample. */
+  private start = 0;
+  size = 0;
+
+  push(at: number, ok: boolean, latency: number): void {
+    let i = this.start + this.size;
+    if (i >= MAX_SAMPLES) i -= MAX_SAMPLES;
+    if (this.size === MAX_SAMPLES) this.start = this.start + 1 === MAX_SAMPLES ? 0 : this.start + 1;
+    else this.size++;
+    this.at[i] = at;
+    this.ok[i] = ok ? 1 : 0;
+    this.latency[i] = latency;
+  }
+
+  /** Time of the newest sample (-Infinity when there is none). */
+  newest(): number {
+    if (this.size === 0) return -Infinity;
+    const i = (this.start + this.size - 1) % MAX_SAMPLES;
+    return this.at[i]!;
+  }
+
+  /** The samples taken at or after `from`, oldest first. */
+  since(from: number): Sample[] {
+    const out: Sample[] = [];
+    for (let n = 0; n < this.size; n++) {
+      const i = (this.start + n) % MAX_SAMPLES;
+      if (this.at[i]! >= from) out.push({ at: this.at[i]!, ok: this.ok[i] === 1, latency: this.latency[i]! });
+    }
+    return out;
+  }
+}
 
 const CLIENT_FAULTS = new Set(["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found"]);
 
 export class ProviderHealthTracker {
-  private samples = new Map<string, Sample[]>();
+  private samples = new Map<string, SampleRing>();
   private info = new Map<string, Pick<ProviderHealth, "last_error" | "last_success_at" | "last_probe">>();
   private statuses = new Map<string, ProviderStatus>();
 
@@ -62,17 +101,9 @@ export class ProviderHealthTracker {
 
   private record(provider: string, ok: boolean, latency: number, error?: { error_class: string; message?: string }) {
     const now = this.now();
-    let list = this.samples.get(provider);
-    if (!list) this.samples.set(provider, (list = []));
-    list.push({ at: now, ok, latency });
-    // Evict from the front in bulk, and only once the list is MAX_SAMPLES + EVICT_EVERY long or its
-    // oldest sample has left the window, so a busy provider pays one splice per EVICT_EVERY samples
-    // instead of one per request. Readers filter by the window themselves.
-    if (list.length > MAX_SAMPLES + EVICT_EVERY || list[0]!.at < now - WINDOW_MS) {
-      let drop = 0;
-      while (drop < list.length && (list[drop]!.at < now - WINDOW_MS || list.length - drop > MAX_SAMPLES)) drop++;
-      if (drop) list.splice(0, drop);
-    }
+    let ring = this.samples.get(provider);
+    if (!ring) this.samples.set(provider, (ring = new SampleRing()));
+    ring.push(now, ok, latency);
     const e = this.entry(provider);
     if (ok) e.last_success_at = now;
     else e.last_error = { at: now, ...error! };
@@ -80,7 +111,7 @@ export class ProviderHealthTracker {
     // it, so the common case (a success while healthy) costs no scan at all.
     const before = this.statuses.get(provider) ?? "unknown";
     if (ok && before === "healthy") return;
-    const status = statusOf(list);
+    const status = statusOf(ring.since(now - WINDOW_MS));
     if (status !== before) {
       this.statuses.set(provider, status);
       this.onChange(provider, before, status, this.health(provider));
@@ -89,13 +120,13 @@ export class ProviderHealthTracker {
 
   /** True when the provider had no traffic within `ms` (a probe is due). */
   idleFor(provider: string, ms: number): boolean {
-    const list = this.samples.get(provider);
-    return !list?.length || list[list.length - 1]!.at < this.now() - ms;
+    const ring = this.samples.get(provider);
+    return !ring || ring.newest() < this.now() - ms;
   }
 
   health(provider: string): ProviderHealth {
     const now = this.now();
-    const list = (this.samples.get(provider) ?? []).filter((s) => s.at >= now - WINDOW_MS);
+    const list = this.samples.get(provider)?.since(now - WINDOW_MS) ?? [];
     const errors = list.filter((s) => !s.ok).length;
     const rate = list.length ? errors / list.length : 0;
     const status = statusOf(list);
