@@ -39,11 +39,22 @@ export const DEFAULT_MODELS: Record<string, string[]> = {
  * 3. otherwise the first provider (in config order) that lists the model in `models`, then the
  *    first whose type is known to serve it (gpt-*, o-series → openai; deepseek-*; grok-*).
  */
-/** The provider id in a target label (`provider-id/model`; the model may contain slashes itself). */
+/**
+ * The provider id in a target label (`provider-id/model`; the model may contain slashes itself).
+ * Remembered per label (metrics and provider health ask once per upstream call, always for the
+ * same few labels): no new string per call. Bounded: cleared when full.
+ */
 export function labelProvider(label: string): string {
-  const slash = label.indexOf("/");
-  return slash < 0 ? label : label.slice(0, slash);
+  let provider = providerOfLabel.get(label);
+  if (provider === undefined) {
+    const slash = label.indexOf("/");
+    provider = slash < 0 ? label : label.slice(0, slash);
+    if (providerOfLabel.size >= 1024) providerOfLabel.clear();
+    providerOfLabel.set(label, provider);
+  }
+  return provider;
 }
+const providerOfLabel = new Map<string, string>();
 
 /** Resolutions kept (model names come from clients, so the cache is bounded: cleared when full). */
 const MAX_CACHED_ROUTES = 1024;
