@@ -71,17 +71,23 @@ export const COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof RequestRow>;
 
 /**
- * Appends a row's values in `COLUMNS` order. Written out rather than `row[column]` in a loop: one
+ * A row's values in `COLUMNS` order, as one array literal (allocated at its size, where pushing 33
+ * values grows an empty array several times). Written out rather than `row[column]` in a loop: one
  * property access site that sees 33 different keys goes megamorphic (a hash lookup per value).
  */
-export function pushRowValues(out: unknown[], r: RequestRow | LogRow): void {
-  out.push(
+export function rowValues(r: RequestRow | LogRow): unknown[] {
+  return [
     r.id, r.received_at, r.first_byte_at, r.finished_at, r.client_key_id, r.endpoint, r.requested_model, r.provider,
     r.provider_type, r.upstream_model, r.response_model, r.pricing_entry, r.pricing_rule, r.attempts, r.status,
     r.error_class, r.error_message, r.stream, r.input_tokens, r.cached_tokens, r.cache_write_tokens, r.output_tokens,
     r.reasoning_tokens, r.usage_estimated, r.usage_raw, r.cost_pico, r.cost_breakdown, r.warnings, r.latency_ms,
     r.ttfb_ms, r.client_ip, r.user_agent, r.project,
-  );
+  ];
+}
+
+/** Appends a row's values in `COLUMNS` order (see `rowValues`). */
+export function pushRowValues(out: unknown[], r: RequestRow | LogRow): void {
+  for (const v of rowValues(r)) out.push(v);
 }
 
 export type RollupDelta = {
@@ -285,8 +291,7 @@ export const LIST_BUDGET_MS = 80;
 export function encodeChunk(rows: readonly LogRow[], onBadValue?: (column: string, error: Error) => void): Uint8Array {
   const values: unknown[][] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const v: unknown[] = [];
-    pushRowValues(v, rows[i]!);
+    const v = rowValues(rows[i]!);
     const cost = v[COST_INDEX];
     if (typeof cost === "bigint") v[COST_INDEX] = Number.isSafeInteger(Number(cost)) ? Number(cost) : cost.toString();
     values[i] = v;
