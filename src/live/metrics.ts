@@ -153,12 +153,17 @@ export class Metrics {
 
   private readonly byProvider = new Map<string, Map<string, ModelSeries>>();
 
+  /** The series of the last row: rows of a busy model follow each other (no map lookups then). */
+  private last: ModelSeries | undefined;
+
   private seriesOf(provider: string, model: string): ModelSeries {
+    const last = this.last;
+    if (last !== undefined && last.provider === provider && last.model === model) return last;
     let models = this.byProvider.get(provider);
     if (!models) this.byProvider.set(provider, (models = new Map()));
     let s = models.get(model);
     if (!s) models.set(model, (s = { provider, model, requests: new Map(), tokens: [] }));
-    return s;
+    return (this.last = s);
   }
 
   gaugeValues() {
