@@ -24,6 +24,9 @@ export async function startGateway(toml: string, env: Record<string, string> = {
     env: { LLM_PROXY_DATA_DIR: dir, LLM_PROXY_PORT: String(await freePort()), LLM_PROXY_ENCRYPTION_KEY: "cd".repeat(32), LLM_PROXY_PRICING_SOURCE: PRICING_SNAPSHOT, ...env },
   });
   const running = await startServer(config, createLogger({ json: true, sink: (l) => lines.push(l) }), options);
+  // The pricing registry loads in the background (startup never waits for it); tests that check
+  // costs must not race it: wait for its first load (joins the one start() began).
+  await running.pricing.refresh();
   const side = openDatabase(path.join(dir, "llm-proxy.db"));
   const { key, row } = createClientKey(side.db, "test");
   side.close();
