@@ -273,12 +273,14 @@ class UpstreamCall {
       const now = performance.now();
       this.connectAt = deadline(now, options.timeouts?.connectMs);
       this.firstByteAt = deadline(now, options.timeouts?.firstByteMs);
+      // Bun's own fetch gets prebuilt Headers and is trusted to reject a body read on abort; an
+      // injected one (tests) gets the adapter's plain headers and has its reads raced (see below).
+      const fetchFn = options.fetch ?? fetch;
+      const native = fetchFn === fetch;
       let response: Response;
       try {
         const body = JSON.stringify(http.body);
-        response = await (options.fetch === undefined
-          ? fetch(http.url, { method: 'POST', headers: fetchHeaders(http.headers), body, signal: this.signal })
-          : options.fetch(http.url, { method: 'POST', headers: http.headers, body, signal: this.signal }));
+        response = await fetchFn(http.url, { method: 'POST', headers: native ? fetchHeaders(http.headers) : http.headers, body, signal: this.signal });
       } catch (error) {
         throw this.toFailure(error);
       }
@@ -310,7 +312,7 @@ class UpstreamCall {
         this.idleAt = deadline(performance.now(), options.timeouts?.idleMs);
         let text: string;
         try {
-          text = await (options.fetch === undefined || options.fetch === fetch ? response.text() : this.raceAbort(response.text()));
+          text = await (native ? response.text() : this.raceAbort(response.text()));
         } catch (error) {
           throw this.toFailure(error);
         } finally {
@@ -328,14 +330,9 @@ class UpstreamCall {
         if (isErrorPayload(data)) {
           throw this.fail(adapter.parseError({ status: response.status, body: text, headers: response.headers }), text);
         }
-        // The fast check hands the value back when it is clean (no result object per reply); zod otherwise.
-        let body = adapter.fastResponse?.(data);
-        if (body === undefined) {
-          const parsed = adapter.responseSchema.safeParse(data);
-          if (!parsed.success) {
-            throw this.fail(this.invalidResponse('unexpected upstream response shape', response.status), text, parsed.error);
-          }
-          body = parsed.data;
+        const body = validate(adapter.fastResponse, adapter.responseSchema, data);
+        if (body instanceof Invalid) {
+          throw this.fail(this.invalidResponse('unexpected upstream response shape', response.status), text, body.error);
         }
         let result: ChatResult;
         try {
@@ -408,9 +405,9 @@ class UpstreamCall {
           return [errorEvent(adapter.parseError({ status: 200, body: data, headers: response.headers }), data)];
         }
         const chunk = validate(adapter.fastChunk, adapter.chunkSchema, payload);
-        if (!chunk.success) return [errorEvent(this.invalidResponse('unexpected upstream chunk shape'), data)];
+        if (chunk instanceof Invalid) return [errorEvent(this.invalidResponse('unexpected upstream chunk shape'), data)];
         try {
-          return decoder.push(chunk.data);
+          return decoder.push(chunk);
         } catch (error) {
           return [errorEvent(this.invalidResponse(`could not decode upstream chunk: ${String(error)}`), data)];
         }
@@ -489,10 +486,21 @@ function isErrorPayload(data: unknown): boolean {
   return typeof data === 'object' && data !== null && !Array.isArray(data) && (data as { error?: unknown }).error != null;
 }
 
-/** The adapter's fast path when it accepts the value (same result as the schema), else the schema. */
-function validate<T>(fast: ((data: unknown) => T | undefined) | undefined, schema: z.ZodType<T>, data: unknown) {
+/** A value its schema refused, with the schema's error (what `validate` returns instead of the value). */
+class Invalid {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * The value when it has the adapter's shape: the fast check's answer when it accepts it (the same
+ * as the schema's), else the schema's; an `Invalid` when the schema refuses it. A clean value is
+ * handed back as it is, with no result object around it (once per reply and per stream chunk).
+ */
+function validate<T>(fast: ((data: unknown) => T | undefined) | undefined, schema: z.ZodType<T>, data: unknown): T | Invalid {
   const value = fast?.(data);
-  return value !== undefined ? { success: true as const, data: value, error: undefined } : schema.safeParse(data);
+  if (value !== undefined) return value;
+  const parsed = schema.safeParse(data);
+  return parsed.success ? parsed.data : new Invalid(parsed.error);
 }
 
 /**
