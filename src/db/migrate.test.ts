@@ -138,17 +138,25 @@ describe("migrations", () => {
     expect(store.compressOldChunks(1)).toBe(1);
     expect(store.compressOldChunks(10)).toBe(1);
     expect(store.compressOldChunks(10)).toBe(0);
-    expect(h.sqlite.query("SELECT DISTINCT format FROM request_chunks").all()).toEqual([{ format: 2 }]);
+    expect(h.sqlite.query("SELECT DISTINCT format FROM request_chunks ORDER BY format").all()).toEqual([{ format: 3 }]);
     expect(requestsTable(h.sqlite).query("SELECT * FROM requests ORDER BY id").all()).toEqual(moved);
     expect(store.list({ provider: "deepseek", limit: 1000 }).rows).toHaveLength(100);
-    // Its JSON columns were written inline (format 2) and read back as the same text.
+    // Written in binary columns (format 3); its JSON columns read back as the same text.
     expect(store.get(later.id)!.row).toEqual({ ...later, cost_pico: 505_000_000 });
-    expect(h.sqlite.query("SELECT format FROM request_chunks ORDER BY id DESC LIMIT 1").get()).toEqual({ format: 2 });
+    expect(h.sqlite.query("SELECT format FROM request_chunks ORDER BY id DESC LIMIT 1").get()).toEqual({ format: 3 });
     // A chunk in format 1 (JSON columns as text, zstd), as the first chunked build wrote: read as is.
     const old = sampleRow(newRequestId(1_795_000_000_000 + 500_000));
     const values: unknown[] = [];
     pushRowValues(values, { ...old, cost_pico: 505_000_000 });
     h.sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, 1, 1, ?)").run(old.id, old.id, Bun.zstdCompressSync(JSON.stringify([values])));
+    expect(store.get(old.id)!.row).toEqual({ ...old, cost_pico: 505_000_000 });
+    // A chunk in format 2 (JSON columns as values inline, zstd), as builds up to session 14 wrote: read as is.
+    const inline = sampleRow(newRequestId(1_795_000_000_000 + 600_000));
+    const inlineValues: unknown[] = [];
+    pushRowValues(inlineValues, logRowOf({ ...inline, cost_pico: 505_000_000 }));
+    h.sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, 1, 2, ?)").run(inline.id, inline.id, Bun.zstdCompressSync(JSON.stringify([inlineValues])));
+    expect(store.get(inline.id)!.row).toEqual({ ...inline, cost_pico: 505_000_000 });
+    expect(store.compressOldChunks(10)).toBe(1); // the format-1 chunk; format 2 is left as it is
     expect(store.get(old.id)!.row).toEqual({ ...old, cost_pico: 505_000_000 });
     h.close();
   });

@@ -2,6 +2,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { bucketOf, emptyHistogram, LATENCY_BOUNDS_MS, percentile } from "../recorder/histogram.ts";
 import { idLowerBound } from "../recorder/ids.ts";
 import type { Logger } from "../logger.ts";
+import { ChunkBuilder, decodeBinaryChunk, rowOfValues } from "./log-chunk.ts";
 
 /** One row of the `requests` table, as the log writer produces it (snake_case = column names). */
 export type RequestRow = {
@@ -85,7 +86,7 @@ export function rowValues(r: RequestRow | LogRow): unknown[] {
   ];
 }
 
-/** Appends a row's values in `COLUMNS` order (see `rowValues`). */
+/** Appends a row's values in `COLUMNS` order (see `rowValues`; how formats 0–2 store rows, which tests write). */
 export function pushRowValues(out: unknown[], r: RequestRow | LogRow): void {
   for (const v of rowValues(r)) out.push(v);
 }
@@ -268,80 +269,40 @@ export type BodyRow = { id: string; request: Uint8Array | null; response: Uint8A
 /** Rows per stored chunk (a writer batch is split into chunks of at most this many rows). */
 export const CHUNK_ROWS = 256;
 /**
- * Chunk formats: plain JSON text (rows moved by migration 0006), zstd-compressed JSON with the JSON
- * columns as text (what the first chunked build wrote), and zstd-compressed JSON with the JSON
- * columns as values inline (what the writer writes).
+ * Chunk formats: plain JSON text (rows moved by migration 0006); zstd-compressed JSON with the JSON
+ * columns as text (what the first chunked build wrote); zstd-compressed JSON with the JSON columns
+ * as values inline (written up to session 14); and the binary columns of log-chunk.ts (what the
+ * writer writes now). Every format stays readable.
  */
 const FORMAT_JSON = 0;
 // 1: zstd, JSON columns as text (read like 2, without turning the columns back into text).
 const FORMAT_ZSTD_VALUES = 2;
-const COST_INDEX = COLUMNS.indexOf("cost_pico");
-/** Positions of the JSON columns in `COLUMNS`. */
-const JSON_INDEXES = (["attempts", "usage_raw", "cost_breakdown", "warnings"] as const).map((c) => COLUMNS.indexOf(c));
+const FORMAT_BINARY = 3;
 /** Longest a list keeps reading chunks before it returns a short page with a cursor to go on from. */
 export const LIST_BUDGET_MS = 80;
 
-/**
- * One chunk's data: its rows' values in `COLUMNS` order as a JSON array of arrays, JSON columns
- * inline, zstd-compressed (level 1: ~0.2 µs per row; JSON.stringify is most of the cost). A cost
- * that is not an exact number (never for one request: 2^53 pico-USD is 9,007 USD) is stored as a
- * string of digits. A JSON column whose value cannot be serialised (a cycle, a bigint) is stored
- * as null and reported to `onBadValue`, instead of failing the whole batch on every retry.
- */
-export function encodeChunk(rows: readonly LogRow[], onBadValue?: (column: string, error: Error) => void): Uint8Array {
-  const values: unknown[][] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rowValues(rows[i]!);
-    const cost = v[COST_INDEX];
-    if (typeof cost === "bigint") v[COST_INDEX] = Number.isSafeInteger(Number(cost)) ? Number(cost) : cost.toString();
-    values[i] = v;
+/** Rows in chunks of at most `size` (CHUNK_ROWS), for writing. */
+export function chunksOf(rows: readonly LogRow[], size = CHUNK_ROWS): ChunkBuilder[] {
+  const chunks: ChunkBuilder[] = [];
+  for (let i = 0; i < rows.length; i += size) {
+    const c = new ChunkBuilder(Math.min(size, rows.length - i));
+    for (let j = i; j < i + c.capacity; j++) c.add(rows[j]!);
+    chunks.push(c);
   }
-  let text: string;
-  try {
-    text = JSON.stringify(values);
-  } catch {
-    for (const v of values) {
-      for (const at of JSON_INDEXES) {
-        try {
-          JSON.stringify(v[at]);
-        } catch (e) {
-          v[at] = null;
-          onBadValue?.(COLUMNS[at]!, e as Error);
-        }
-      }
-    }
-    text = JSON.stringify(values);
-  }
-  return Bun.zstdCompressSync(text, { level: 1 });
+  return chunks;
 }
 
 const utf8 = new TextDecoder();
 
 /** The rows of a stored chunk, in the order they were written, JSON columns as text. */
 export function decodeChunk(format: number, data: Uint8Array | string): RequestRow[] {
+  if (format === FORMAT_BINARY) return decodeBinaryChunk(data as Uint8Array);
   const text = typeof data === "string" ? data : utf8.decode(format === FORMAT_JSON ? data : Bun.zstdDecompressSync(data));
   const values = JSON.parse(text) as unknown[][];
   const rows: RequestRow[] = new Array(values.length);
   const inline = format === FORMAT_ZSTD_VALUES;
-  for (let i = 0; i < values.length; i++) rows[i] = rowOf(values[i]!, inline);
+  for (let i = 0; i < values.length; i++) rows[i] = rowOfValues(values[i]!, inline);
   return rows;
-}
-
-const asText = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-
-/** A row from its values in `COLUMNS` order (written out, like pushRowValues, so every row has one shape). */
-function rowOf(v: unknown[], inline: boolean): RequestRow {
-  const cost = v[25];
-  return {
-    id: v[0], received_at: v[1], first_byte_at: v[2], finished_at: v[3], client_key_id: v[4], endpoint: v[5],
-    requested_model: v[6], provider: v[7], provider_type: v[8], upstream_model: v[9], response_model: v[10],
-    pricing_entry: v[11], pricing_rule: v[12], attempts: inline ? asText(v[13]) : v[13], status: v[14], error_class: v[15],
-    error_message: v[16], stream: v[17], input_tokens: v[18], cached_tokens: v[19], cache_write_tokens: v[20],
-    output_tokens: v[21], reasoning_tokens: v[22], usage_estimated: v[23], usage_raw: inline ? asText(v[24]) : v[24],
-    cost_pico: typeof cost === "string" ? BigInt(cost) : cost, cost_breakdown: inline ? asText(v[26]) : v[26],
-    warnings: inline ? asText(v[27]) : v[27], latency_ms: v[28], ttfb_ms: v[29], client_ip: v[30], user_agent: v[31],
-    project: v[32],
-  } as RequestRow;
 }
 
 const asValue = (text: string | null) => (text === null ? null : JSON.parse(text));
@@ -427,7 +388,7 @@ export class RequestLogStore {
   private readonly insertBody: Statement;
   private readonly upsertRollup: Record<RollupTable, Statement>;
   private readonly upsertUnpriced: Statement;
-  private readonly writeBatchTx: (rows: LogRow[], bodies: BodyRow[]) => void;
+  private readonly writeChunksTx: (chunks: readonly ChunkBuilder[], bodies: BodyRow[]) => void;
 
   constructor(
     readonly sqlite: Database,
@@ -449,23 +410,24 @@ export class RequestLogStore {
       `INSERT INTO request_unpriced (bucket, provider, provider_type, model, requests, last_seen) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (bucket, provider, provider_type, model) DO UPDATE SET requests = requests + excluded.requests, last_seen = max(last_seen, excluded.last_seen)`,
     );
-    this.writeBatchTx = sqlite.transaction((rows: LogRow[], bodies: BodyRow[]) => {
+    this.writeChunksTx = sqlite.transaction((chunks: readonly ChunkBuilder[], bodies: BodyRow[]) => {
       const deltas = new RollupDeltas();
       const unpriced = new UnpricedDeltas();
-      for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
-        const part = rows.length <= CHUNK_ROWS ? rows : rows.slice(i, i + CHUNK_ROWS);
-        let first = part[0]!.id;
+      const f = {} as RowFacts; // one object refilled for each row
+      for (const c of chunks) {
+        if (!c.length) continue;
+        let first = c.ids[0]!;
         let last = first;
         const terms = new ChunkTerms();
-        for (let j = 0; j < part.length; j++) {
-          const r = part[j]!;
+        for (let j = 0; j < c.length; j++) {
+          const r = c.facts(j, f);
           if (r.id < first) first = r.id;
           if (r.id > last) last = r.id;
           terms.add(r);
           deltas.add(r);
           if (isUnpriced(r)) unpriced.add(r);
         }
-        const chunk = this.insertChunk.run(first, last, part.length, FORMAT_ZSTD_VALUES, encodeChunk(part, this.onBadValue)).lastInsertRowid;
+        const chunk = this.insertChunk.run(first, last, c.length, FORMAT_BINARY, c.encode(this.onBadValue)).lastInsertRowid;
         for (const term of terms.terms()) this.insertTerm.run(chunk, term);
       }
       for (const b of bodies) this.insertBody.run(b.id, b.request, b.response);
@@ -493,7 +455,12 @@ export class RequestLogStore {
    * when it fails, nothing (the recorder keeps the rows and tries again).
    */
   writeBatch(rows: LogRow[], bodies: BodyRow[] = []): void {
-    if (rows.length || bodies.length) this.writeBatchTx(rows, bodies);
+    this.writeChunks(chunksOf(rows), bodies);
+  }
+
+  /** writeBatch for rows already in chunks (the recorder fills them as requests are recorded). */
+  writeChunks(chunks: readonly ChunkBuilder[], bodies: BodyRow[] = []): void {
+    if (chunks.some((c) => c.length) || bodies.length) this.writeChunksTx(chunks, bodies);
   }
 
   /**
@@ -639,7 +606,7 @@ export class RequestLogStore {
    */
   compressOldChunks(limit: number): number {
     const chunks = this.sqlite
-      .query("SELECT id, format, data FROM request_chunks WHERE format != ? LIMIT ?")
+      .query("SELECT id, format, data FROM request_chunks WHERE format < ? LIMIT ?")
       .all(FORMAT_ZSTD_VALUES, limit) as Array<{ id: number; format: number; data: Uint8Array }>;
     this.sqlite.transaction(() => {
       for (const c of chunks) this.rewriteChunk(c.id, decodeChunk(c.format, c.data));
@@ -649,7 +616,8 @@ export class RequestLogStore {
 
   /** Stores a chunk's rows again after some were changed (cost recomputation); ids and terms stay. */
   rewriteChunk(id: number, rows: readonly RequestRow[]): void {
-    this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_ZSTD_VALUES, encodeChunk(rows.map(logRowOf), this.onBadValue), id);
+    const [chunk] = chunksOf(rows.map(logRowOf), Math.max(rows.length, 1));
+    this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_BINARY, chunk!.encode(this.onBadValue), id);
   }
 
   /** How many rows are stored. */

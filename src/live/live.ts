@@ -70,8 +70,8 @@ export class Live {
   };
 
   /** Recorder hook: rows were committed to the request log (the live table shows them now). */
-  written = (rows: ReadonlyArray<RowFacts>) => {
-    if (this.hub.subscribers("requests")) this.hub.publish("requests", { type: "finished", requests: rows.map(liveRequest) });
+  written = (rows: () => RowFacts[]) => {
+    if (this.hub.subscribers("requests")) this.hub.publish("requests", { type: "finished", requests: rows().map(liveRequest) });
   };
 
   start(): void {

@@ -197,9 +197,9 @@ describe("recorder", () => {
 
   test("a failed flush keeps the rows and a later flush writes them", () => {
     const { h, recorder, store } = setup();
-    const real = store.writeBatch.bind(store);
+    const real = store.writeChunks.bind(store);
     let fail = true;
-    store.writeBatch = (rows, bodies) => {
+    store.writeChunks = (rows, bodies) => {
       if (fail) throw new Error("disk I/O error");
       real(rows, bodies);
     };
@@ -223,7 +223,7 @@ describe("recorder", () => {
         return { costPico: 7n, entry: "openai/gpt-4o", rule: "exact" };
       },
       onRecorded: (row, attempts) => recorded.push({ id: row.id, cost: row.cost_pico, attempts }),
-      onWritten: (rows) => written.push(rows.map((x) => x.id)),
+      onWritten: (rows) => written.push(rows().map((x) => x.id)),
     });
     const attempts = [{ target: "openai/gpt-4o", keyIndex: 0, ok: true, durationMs: 3 }];
     const r = record(1, Date.now(), { attempts, usage: { inputTokens: 11, outputTokens: 2, raw: { prompt_tokens: 11 } } });
@@ -345,9 +345,9 @@ describe("recorder", () => {
     });
     let prices = {};
     (recorder as unknown as { options: { prices: () => unknown } }).options.prices = () => prices;
-    const real = store.writeBatch.bind(store);
+    const real = store.writeChunks.bind(store);
     let failNext = true;
-    store.writeBatch = (rows, bodies) => {
+    store.writeChunks = (rows, bodies) => {
       if (failNext) {
         failNext = false;
         throw new Error("disk full");
@@ -368,7 +368,7 @@ describe("recorder", () => {
       expect(got.requestGz === null).toBe(!(i === 1 || i === 4 || i === 6));
       if (got.requestGz) expect(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(got.requestGz as Uint8Array<ArrayBuffer>)))).toEqual({ n: i });
     }
-    expect((recorder as unknown as { extraCount: number }).extraCount).toBe(0);
+    expect((recorder as unknown as { extras: unknown[] }).extras).toHaveLength(0);
     h.close();
   });
 

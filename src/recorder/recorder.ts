@@ -1,6 +1,7 @@
 import type { Attempt } from "../core/gateway.ts";
 import type { Usage, Warning } from "../core/types.ts";
-import type { BodyRow, LogRow, RequestLogStore } from "../db/request-log.ts";
+import { ChunkBuilder } from "../db/log-chunk.ts";
+import { CHUNK_ROWS, type BodyRow, type LogRow, type RequestLogStore, type RowFacts } from "../db/request-log.ts";
 import type { Logger } from "../logger.ts";
 
 /** What the request path hands to the recorder once a request has ended. */
@@ -50,7 +51,7 @@ export type RecorderOptions = {
    * Where rows go. Absent when the request log is off (`[request_log] enabled = false`): rows are
    * still built and priced for `onRecorded` (metrics, provider health), then dropped.
    */
-  store?: Pick<RequestLogStore, "writeBatch">;
+  store?: Pick<RequestLogStore, "writeChunks">;
   log: Logger;
   price?: Pricer;
   /** Longest a row waits in memory (the data lost on SIGKILL is bounded by this). */
@@ -72,8 +73,11 @@ export type RecorderOptions = {
    * not the log is on: the request's objects are still in the CPU's caches then. Must not throw.
    */
   onRecorded?: (row: LogRow, attempts: Attempt[] | undefined) => void;
-  /** Told about rows once they are committed (the live table). */
-  onWritten?: (rows: LogRow[]) => void;
+  /**
+   * Told about rows once they are committed (the live table): how many, and a function that
+   * builds their facts (call it only when they are needed: the writer keeps no row objects).
+   */
+  onWritten?: (rows: () => RowFacts[], count: number) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -155,7 +159,7 @@ function toRow(r: RequestRecord, price: Pricer | undefined): LogRow {
  * it again if those have changed since (the registry loads in the background at startup, so a
  * price may have arrived by then).
  */
-type Extra = { bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; prices: unknown } };
+type Extra = { bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRecord; row: LogRow; prices: unknown } };
 
 /**
  * The request log writer: a bounded in-memory queue drained by one writer in batched
@@ -164,23 +168,31 @@ type Extra = { bodies?: RequestRecord["bodies"]; unpriced?: { record: RequestRec
  * failed flush keeps its rows queued and is retried.
  */
 export class Recorder {
-  /** Rows waiting for the writer, oldest first. */
-  private queue: LogRow[] = [];
   /**
-   * What a few queued rows need besides the row (bodies to store, or a record to price again), by
-   * position in `queue`; empty unless some row has any (most requests have neither, and then
-   * nothing but the row is kept per request).
+   * Rows waiting for the writer, in chunks as they will be stored (log-chunk.ts: numbers and
+   * string references, filled as each request is recorded; no row objects), oldest first; the
+   * last one is being filled.
    */
-  private extras: Array<Extra | undefined> = [];
-  private extraCount = 0;
+  private chunks: ChunkBuilder[] = [];
+  /** Rows in `chunks`. */
+  private count = 0;
+  /**
+   * What a few queued rows need besides their columns (bodies to store, or a row to price again),
+   * in queue order; empty unless some row has any (most requests have neither).
+   */
+  private extras: Array<{ chunk: ChunkBuilder; index: number; extra: Extra }> = [];
   private waiters: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushScheduled = false;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Rows per chunk: CHUNK_ROWS, or fewer when a batch is smaller. */
+  private readonly chunkRows: number;
   readonly stats = { recorded: 0, written: 0, flushes: 0, waits: 0, failures: 0 };
 
-  constructor(private readonly options: RecorderOptions) {}
+  constructor(private readonly options: RecorderOptions) {
+    this.chunkRows = Math.max(1, Math.min(CHUNK_ROWS, options.batchSize));
+  }
 
   start(): void {
     if (!this.options.store) return; // the log is off: nothing is ever queued
@@ -220,18 +232,18 @@ export class Recorder {
       }
     }
     if (!this.options.store) return;
-    const unpriced = row.pricing_rule === "unpriced" ? { record, prices: this.options.prices?.() } : undefined;
+    const unpriced = row.pricing_rule === "unpriced" ? { record, row, prices: this.options.prices?.() } : undefined;
     return this.enqueue(row, record.bodies || unpriced ? { bodies: record.bodies, unpriced } : undefined);
   }
 
+  /** Copies the row into the chunk being filled (the row object is not kept). */
   private enqueue(row: LogRow, extra: Extra | undefined): Promise<void> | void {
-    if (this.queue.length >= this.options.capacity) return this.enqueueLater(row, extra);
-    if (extra) {
-      this.extras[this.queue.length] = extra;
-      this.extraCount++;
-    }
-    this.queue.push(row);
-    if (this.queue.length >= this.options.batchSize) this.scheduleFlush();
+    if (this.count >= this.options.capacity) return this.enqueueLater(row, extra);
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || chunk.full) this.chunks.push((chunk = new ChunkBuilder(this.chunkRows)));
+    const index = chunk.add(row);
+    if (extra) this.extras.push({ chunk, index, extra });
+    if (++this.count >= this.options.batchSize) this.scheduleFlush();
   }
 
   /** The queue is full: waits for the next flush, then queues (its own method, so enqueue() allocates no closure scope per call). */
@@ -256,73 +268,76 @@ export class Recorder {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      if (this.writeOneBatch() && this.queue.length) this.scheduleFlush();
+      if (this.writeOneBatch() && this.count) this.scheduleFlush();
     });
   }
 
   /** Writes everything queued now, in transactions of `batchSize` rows. Synchronous. */
   flush(): void {
-    while (this.queue.length) if (!this.writeOneBatch()) return;
+    while (this.count) if (!this.writeOneBatch()) return;
   }
 
-  /** Writes the oldest `batchSize` queued rows in one transaction; false when the write failed. */
+  /**
+   * Writes the oldest queued chunks, `batchSize` rows or just over (whole chunks), in one
+   * transaction; false when the write failed (then everything stays queued).
+   */
   private writeOneBatch(): boolean {
-    if (!this.queue.length) return true;
-    const n = Math.min(this.queue.length, this.options.batchSize);
-    const rows = n === this.queue.length ? this.queue : this.queue.slice(0, n);
-    const extras = this.extraCount ? this.extras.slice(0, n) : undefined;
+    if (!this.count) return true;
+    let k = 0;
+    let n = 0;
+    while (k < this.chunks.length && n < this.options.batchSize) n += this.chunks[k++]!.length;
+    const chunks = k === this.chunks.length ? this.chunks : this.chunks.slice(0, k);
+    let e = 0;
+    while (e < this.extras.length && chunks.includes(this.extras[e]!.chunk)) e++;
     try {
       const bodies: BodyRow[] = [];
-      if (extras) {
+      if (e) {
         const prices = this.options.prices?.();
-        for (let i = 0; i < extras.length; i++) {
-          const x = extras[i];
-          if (!x) continue;
-          const row = rows[i]!;
+        for (let i = 0; i < e; i++) {
+          const { chunk, index, extra: x } = this.extras[i]!;
           if (x.unpriced && !(this.options.prices && x.unpriced.prices === prices)) {
-            priceRow(row, x.unpriced.record, this.options.price);
-            x.unpriced = row.pricing_rule === "unpriced" ? { record: x.unpriced.record, prices } : undefined;
+            const { row, record } = x.unpriced;
+            priceRow(row, record, this.options.price);
+            chunk.set(index, row);
+            x.unpriced = row.pricing_rule === "unpriced" ? { record, row, prices } : undefined;
           }
           if (x.bodies) {
             bodies.push({
-              id: row.id,
+              id: chunk.ids[index]!,
               request: x.bodies.request !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(x.bodies.request))) : null,
               response: x.bodies.response !== undefined ? Bun.gzipSync(JSON.stringify(redactBody(x.bodies.response))) : null,
             });
           }
         }
       }
-      this.options.store!.writeBatch(rows, bodies);
+      this.options.store!.writeChunks(chunks, bodies);
     } catch (e) {
       this.stats.failures++;
       this.options.log.error("request log flush failed; rows stay queued and are retried", {
-        queued: this.queue.length,
+        queued: this.count,
         error: (e as Error).message,
       });
       return false;
     }
-    if (rows === this.queue) this.queue = [];
-    else this.queue.splice(0, n);
-    if (extras) {
-      for (const x of extras) if (x) this.extraCount--;
-      this.extras.splice(0, n);
-      if (this.extraCount === 0) this.extras = [];
-    }
+    if (chunks === this.chunks) this.chunks = [];
+    else this.chunks.splice(0, k);
+    if (e) this.extras.splice(0, e);
+    this.count -= n;
     if (this.options.onWritten) {
       try {
-        this.options.onWritten(rows);
+        this.options.onWritten(() => chunks.flatMap((c) => c.allFacts()), n);
       } catch (e) {
         this.options.log.error("request log listener failed", { error: (e as Error).message });
       }
     }
     this.stats.written += n;
     this.stats.flushes++;
-    for (const w of this.waiters.splice(0, this.options.capacity - this.queue.length)) w();
+    for (const w of this.waiters.splice(0, this.options.capacity - this.count)) w();
     return true;
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.count;
   }
 
   /** Waits (bounded) for in-flight requests to record their rows, then flushes everything. */
@@ -333,7 +348,7 @@ export class Recorder {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(waitMs)]);
     }
     // Producers that were waiting for room re-queue after each flush; drain until quiet.
-    for (let i = 0; i < 100 && (this.queue.length || this.waiters.length); i++) {
+    for (let i = 0; i < 100 && (this.count || this.waiters.length); i++) {
       this.flush();
       await Promise.resolve();
     }
