@@ -61,6 +61,8 @@ describe("migrations", () => {
     expect(h.sqlite.query("PRAGMA synchronous").get()).toEqual({ synchronous: 1 });
     expect(h.sqlite.query("PRAGMA busy_timeout").get()).toEqual({ timeout: 5000 });
     expect(runMigrations(h).applied).toBe(0);
+    // 0008 records the log's chunk format (builds that cannot read it refuse the database).
+    expect(h.sqlite.query("SELECT value FROM meta WHERE key = 'request_log_chunk_format'").get()).toEqual({ value: "3" });
     h.close();
   });
 
