@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ChunkBuilder, decodeBinaryChunk } from "./log-chunk.ts";
-import type { LogRow, RequestRow, RowFacts } from "./request-log.ts";
+import { COLUMNS, type LogRow, type RequestRow, type RowFacts } from "./request-log.ts";
 
 const OPENAI_USAGE = {
   prompt_tokens: 38,
@@ -87,8 +87,9 @@ describe("binary log chunks", () => {
     expect(c.full).toBe(true);
     const back = decodeBinaryChunk(c.encode());
     expect(back).toEqual(rows.map(expected));
-    // Key order survives (the stored text is the provider's own order).
+    // Key order survives (the stored text is the provider's own order), and a row's fields come in `COLUMNS` order.
     expect(back[0]!.usage_raw).toBe(JSON.stringify(OPENAI_USAGE));
+    expect(Object.keys(back[0]!)).toEqual([...COLUMNS]);
   });
 
   test("every unusual value is kept: failed and several attempts, tiers, warnings, odd usages, nulls, huge costs", () => {

@@ -45,17 +45,21 @@ const isNum = (v: unknown): v is number => typeof v === "number";
 const numOrNull = (v: unknown) => v === null || typeof v === "number";
 const strOrNull = (v: unknown) => v === null || typeof v === "string";
 
+/** Whether `o`'s own keys are exactly `keys`, in that order (so its JSON text can be rebuilt from the values). */
+function hasKeys(o: object, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const k in o) if (k !== keys[i++]) return false;
+  return i === keys.length;
+}
+
+const ATTEMPT_KEYS = ["target", "keyIndex", "ok", "durationMs"];
+
 /** The one attempt of a request that succeeded at once, as the gateway builds it (keys in this order, nothing else). */
 function plainAttempt(attempts: unknown): { target: string; keyIndex: number; durationMs: number } | undefined {
   if (!Array.isArray(attempts) || attempts.length !== 1) return undefined;
   const a = attempts[0] as Record<string, unknown>;
   if (a === null || typeof a !== "object" || a.ok !== true || typeof a.target !== "string" || !isNum(a.keyIndex) || !isNum(a.durationMs)) return undefined;
-  let i = 0;
-  for (const k in a) {
-    if (k !== (i === 0 ? "target" : i === 1 ? "keyIndex" : i === 2 ? "ok" : i === 3 ? "durationMs" : "")) return undefined;
-    i++;
-  }
-  return i === 4 ? (a as { target: string; keyIndex: number; durationMs: number }) : undefined;
+  return hasKeys(a, ATTEMPT_KEYS) ? (a as { target: string; keyIndex: number; durationMs: number }) : undefined;
 }
 
 const BREAKDOWN_KEYS = ["unit", "total", "input", "cache_read", "cache_write", "output", "reasoning"];
@@ -65,9 +69,7 @@ function plainBreakdown(b: unknown, cost: number): Record<string, number> | unde
   if (b === null || typeof b !== "object" || Array.isArray(b)) return undefined;
   const o = b as Record<string, unknown>;
   if (o.unit !== "pico-usd" || o.total !== cost || !isNum(o.input) || !isNum(o.cache_read) || !isNum(o.cache_write) || !isNum(o.output) || !isNum(o.reasoning)) return undefined;
-  let i = 0;
-  for (const k in o) if (k !== BREAKDOWN_KEYS[i++]) return undefined;
-  return i === 7 ? (o as Record<string, number>) : undefined;
+  return hasKeys(o, BREAKDOWN_KEYS) ? (o as Record<string, number>) : undefined;
 }
 
 /** Kinds of a value in a usage shape. */
@@ -328,7 +330,7 @@ export class ChunkBuilder {
 
   /** A string column's reference for `v` (the last one again when `v` equals the column's last string). */
   private column(c: number, v: string | null): number {
-    if (v === this.lastString[c]) return v === null ? -1 : this.lastRef[c]!;
+    if (v === this.lastString[c]) return this.lastRef[c]!; // -1 while the last was null
     const k = this.ref(v);
     this.lastString[c] = v;
     this.lastRef[c] = k;
@@ -356,41 +358,7 @@ export class ChunkBuilder {
       const { attempts: _a, usage_raw: _u, cost_breakdown: _b, warnings: _w, ...facts } = rowOfValues(row, false);
       return Object.assign(f, facts);
     }
-    const n = this.nums;
-    const o = i * NUM;
-    const s = this.strs;
-    const so = i * STR;
-    const str = this.strings;
-    f.id = this.ids[i]!;
-    f.received_at = n[o + N.received_at]!;
-    f.first_byte_at = orNull(n[o + N.first_byte_at]!);
-    f.finished_at = n[o + N.finished_at]!;
-    f.client_key_id = str[s[so + S.client_key_id]!] ?? null;
-    f.endpoint = str[s[so + S.endpoint]!]!;
-    f.requested_model = str[s[so + S.requested_model]!] ?? null;
-    f.provider = str[s[so + S.provider]!] ?? null;
-    f.provider_type = str[s[so + S.provider_type]!] ?? null;
-    f.upstream_model = str[s[so + S.upstream_model]!] ?? null;
-    f.response_model = str[s[so + S.response_model]!] ?? null;
-    f.pricing_entry = str[s[so + S.pricing_entry]!] ?? null;
-    f.pricing_rule = str[s[so + S.pricing_rule]!] ?? null;
-    f.status = n[o + N.status]!;
-    f.error_class = str[s[so + S.error_class]!] ?? null;
-    f.error_message = str[s[so + S.error_message]!] ?? null;
-    f.stream = n[o + N.stream]!;
-    f.input_tokens = orNull(n[o + N.input_tokens]!);
-    f.cached_tokens = orNull(n[o + N.cached_tokens]!);
-    f.cache_write_tokens = orNull(n[o + N.cache_write_tokens]!);
-    f.output_tokens = orNull(n[o + N.output_tokens]!);
-    f.reasoning_tokens = orNull(n[o + N.reasoning_tokens]!);
-    f.usage_estimated = n[o + N.usage_estimated]!;
-    f.cost_pico = orNull(n[o + N.cost_pico]!);
-    f.latency_ms = n[o + N.latency_ms]!;
-    f.ttfb_ms = orNull(n[o + N.ttfb_ms]!);
-    f.client_ip = str[s[so + S.client_ip]!] ?? null;
-    f.user_agent = str[s[so + S.user_agent]!] ?? null;
-    f.project = str[s[so + S.project]!] ?? null;
-    return f;
+    return readRow(this.nums, this.strs, this.strings, this.ids[i]!, i, f);
   }
 
   /** Every row's facts, each its own object (the live table, once a chunk is written). */
@@ -446,6 +414,56 @@ export class ChunkBuilder {
   }
 }
 
+/** A row's JSON columns, as text. */
+type JsonText = { attempts: string | null; usage_raw: string | null; cost_breakdown: string | null; warnings: string | null };
+
+/**
+ * Row `i`'s columns into `f`, in `COLUMNS` order: its facts, and with `json` (a row read back) its
+ * JSON columns in their places. The one mapping from columns to fields, for the writer's facts and
+ * for reading.
+ */
+function readRow(n: Float64Array, s: Int32Array, str: readonly string[], id: string, i: number, f: RowFacts, json?: JsonText): RowFacts {
+  const o = i * NUM;
+  const so = i * STR;
+  const r = f as RowFacts & Partial<JsonText>;
+  r.id = id;
+  r.received_at = n[o + N.received_at]!;
+  r.first_byte_at = orNull(n[o + N.first_byte_at]!);
+  r.finished_at = n[o + N.finished_at]!;
+  r.client_key_id = str[s[so + S.client_key_id]!] ?? null;
+  r.endpoint = str[s[so + S.endpoint]!]!;
+  r.requested_model = str[s[so + S.requested_model]!] ?? null;
+  r.provider = str[s[so + S.provider]!] ?? null;
+  r.provider_type = str[s[so + S.provider_type]!] ?? null;
+  r.upstream_model = str[s[so + S.upstream_model]!] ?? null;
+  r.response_model = str[s[so + S.response_model]!] ?? null;
+  r.pricing_entry = str[s[so + S.pricing_entry]!] ?? null;
+  r.pricing_rule = str[s[so + S.pricing_rule]!] ?? null;
+  if (json) r.attempts = json.attempts;
+  r.status = n[o + N.status]!;
+  r.error_class = str[s[so + S.error_class]!] ?? null;
+  r.error_message = str[s[so + S.error_message]!] ?? null;
+  r.stream = n[o + N.stream]!;
+  r.input_tokens = orNull(n[o + N.input_tokens]!);
+  r.cached_tokens = orNull(n[o + N.cached_tokens]!);
+  r.cache_write_tokens = orNull(n[o + N.cache_write_tokens]!);
+  r.output_tokens = orNull(n[o + N.output_tokens]!);
+  r.reasoning_tokens = orNull(n[o + N.reasoning_tokens]!);
+  r.usage_estimated = n[o + N.usage_estimated]!;
+  if (json) r.usage_raw = json.usage_raw;
+  r.cost_pico = orNull(n[o + N.cost_pico]!);
+  if (json) {
+    r.cost_breakdown = json.cost_breakdown;
+    r.warnings = json.warnings;
+  }
+  r.latency_ms = n[o + N.latency_ms]!;
+  r.ttfb_ms = orNull(n[o + N.ttfb_ms]!);
+  r.client_ip = str[s[so + S.client_ip]!] ?? null;
+  r.user_agent = str[s[so + S.user_agent]!] ?? null;
+  r.project = str[s[so + S.project]!] ?? null;
+  return r;
+}
+
 const asText = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
 /** A row from its values in `COLUMNS` order (JSON columns as values when `inline`, else as text). */
@@ -493,40 +511,30 @@ export function decodeBinaryChunk(data: Uint8Array): RequestRow[] {
     }
     const o = i * NUM;
     const so = i * STR;
-    const num = (c: number) => orNull(nums[o + c]!);
-    const text = (c: number) => str[strs[so + c]!] ?? null;
-    const cost = num(N.cost_pico);
     const shape = strs[so + S.usage_shape]!;
     let usage: unknown = header.usage[i];
     if (shape >= 0) buildUsage(header.shapes[shape]!, usageValues, nums[o + N.usage_at]!, str, (usage = {}));
     const target = strs[so + S.attempt_target]!;
-    const attempts =
-      rare && "attempts" in rare
-        ? asText(rare.attempts)
-        : target >= 0
-          ? JSON.stringify([{ target: str[target], keyIndex: nums[o + N.attempt_key], ok: true, durationMs: nums[o + N.attempt_ms] }])
-          : null;
-    const breakdown =
-      rare && "cost_breakdown" in rare
-        ? asText(rare.cost_breakdown)
-        : num(N.b_input) !== null
-          ? JSON.stringify({
-              unit: "pico-usd", total: cost, input: nums[o + N.b_input], cache_read: nums[o + N.b_cache_read],
-              cache_write: nums[o + N.b_cache_write], output: nums[o + N.b_output], reasoning: nums[o + N.b_reasoning],
-            })
-          : null;
-    out[i] = {
-      id: header.ids[i]!, received_at: nums[o + N.received_at]!, first_byte_at: num(N.first_byte_at), finished_at: nums[o + N.finished_at]!,
-      client_key_id: text(S.client_key_id), endpoint: text(S.endpoint)!, requested_model: text(S.requested_model), provider: text(S.provider),
-      provider_type: text(S.provider_type), upstream_model: text(S.upstream_model), response_model: text(S.response_model),
-      pricing_entry: text(S.pricing_entry), pricing_rule: text(S.pricing_rule), attempts, status: nums[o + N.status]!,
-      error_class: text(S.error_class), error_message: text(S.error_message), stream: nums[o + N.stream]!, input_tokens: num(N.input_tokens),
-      cached_tokens: num(N.cached_tokens), cache_write_tokens: num(N.cache_write_tokens), output_tokens: num(N.output_tokens),
-      reasoning_tokens: num(N.reasoning_tokens), usage_estimated: nums[o + N.usage_estimated]!, usage_raw: asText(usage),
-      cost_pico: cost, cost_breakdown: breakdown, warnings: rare && "warnings" in rare ? asText(rare.warnings) : null,
-      latency_ms: nums[o + N.latency_ms]!, ttfb_ms: num(N.ttfb_ms), client_ip: text(S.client_ip), user_agent: text(S.user_agent),
-      project: text(S.project),
+    const json: JsonText = {
+      attempts:
+        rare && "attempts" in rare
+          ? asText(rare.attempts)
+          : target >= 0
+            ? JSON.stringify([{ target: str[target], keyIndex: nums[o + N.attempt_key], ok: true, durationMs: nums[o + N.attempt_ms] }])
+            : null,
+      usage_raw: asText(usage),
+      cost_breakdown:
+        rare && "cost_breakdown" in rare
+          ? asText(rare.cost_breakdown)
+          : orNull(nums[o + N.b_input]!) !== null
+            ? JSON.stringify({
+                unit: "pico-usd", total: orNull(nums[o + N.cost_pico]!), input: nums[o + N.b_input], cache_read: nums[o + N.b_cache_read],
+                cache_write: nums[o + N.b_cache_write], output: nums[o + N.b_output], reasoning: nums[o + N.b_reasoning],
+              })
+            : null,
+      warnings: rare && "warnings" in rare ? asText(rare.warnings) : null,
     };
+    out[i] = readRow(nums, strs, str, header.ids[i]!, i, {} as RowFacts, json) as RequestRow;
   }
   return out;
 }

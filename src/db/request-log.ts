@@ -616,8 +616,9 @@ export class RequestLogStore {
 
   /** Stores a chunk's rows again after some were changed (cost recomputation); ids and terms stay. */
   rewriteChunk(id: number, rows: readonly RequestRow[]): void {
-    const [chunk] = chunksOf(rows.map(logRowOf), Math.max(rows.length, 1));
-    this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_BINARY, chunk!.encode(this.onBadValue), id);
+    const chunk = new ChunkBuilder(rows.length);
+    for (const r of rows) chunk.add(logRowOf(r));
+    this.sqlite.query("UPDATE request_chunks SET format = ?, data = ? WHERE id = ?").run(FORMAT_BINARY, chunk.encode(this.onBadValue), id);
   }
 
   /** How many rows are stored. */

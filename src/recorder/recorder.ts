@@ -74,10 +74,11 @@ export type RecorderOptions = {
    */
   onRecorded?: (row: LogRow, attempts: Attempt[] | undefined) => void;
   /**
-   * Told about rows once they are committed (the live table): how many, and a function that
-   * builds their facts (call it only when they are needed: the writer keeps no row objects).
+   * Told about rows once they are committed (the live table), with a function that builds their
+   * facts: call it only when they are needed (the writer keeps no row objects), and only during
+   * the call.
    */
-  onWritten?: (rows: () => RowFacts[], count: number) => void;
+  onWritten?: (rows: () => RowFacts[]) => void;
 };
 
 const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
@@ -325,7 +326,7 @@ export class Recorder {
     this.count -= n;
     if (this.options.onWritten) {
       try {
-        this.options.onWritten(() => chunks.flatMap((c) => c.allFacts()), n);
+        this.options.onWritten(() => chunks.flatMap((c) => c.allFacts()));
       } catch (e) {
         this.options.log.error("request log listener failed", { error: (e as Error).message });
       }
