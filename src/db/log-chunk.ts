@@ -414,6 +414,12 @@ export class ChunkBuilder {
   }
 }
 
+/**
+ * A string column's value: null for -1. (Indexing the array with -1 instead made JSC's optimised
+ * code exit with NegativeIndex on every null column and be recompiled, over and over.)
+ */
+const at = (strings: readonly string[], k: number): string | null => (k < 0 ? null : strings[k]!);
+
 /** A row's JSON columns, as text. */
 type JsonText = { attempts: string | null; usage_raw: string | null; cost_breakdown: string | null; warnings: string | null };
 
@@ -430,19 +436,19 @@ function readRow(n: Float64Array, s: Int32Array, str: readonly string[], id: str
   r.received_at = n[o + N.received_at]!;
   r.first_byte_at = orNull(n[o + N.first_byte_at]!);
   r.finished_at = n[o + N.finished_at]!;
-  r.client_key_id = str[s[so + S.client_key_id]!] ?? null;
-  r.endpoint = str[s[so + S.endpoint]!]!;
-  r.requested_model = str[s[so + S.requested_model]!] ?? null;
-  r.provider = str[s[so + S.provider]!] ?? null;
-  r.provider_type = str[s[so + S.provider_type]!] ?? null;
-  r.upstream_model = str[s[so + S.upstream_model]!] ?? null;
-  r.response_model = str[s[so + S.response_model]!] ?? null;
-  r.pricing_entry = str[s[so + S.pricing_entry]!] ?? null;
-  r.pricing_rule = str[s[so + S.pricing_rule]!] ?? null;
+  r.client_key_id = at(str, s[so + S.client_key_id]!);
+  r.endpoint = at(str, s[so + S.endpoint]!)!;
+  r.requested_model = at(str, s[so + S.requested_model]!);
+  r.provider = at(str, s[so + S.provider]!);
+  r.provider_type = at(str, s[so + S.provider_type]!);
+  r.upstream_model = at(str, s[so + S.upstream_model]!);
+  r.response_model = at(str, s[so + S.response_model]!);
+  r.pricing_entry = at(str, s[so + S.pricing_entry]!);
+  r.pricing_rule = at(str, s[so + S.pricing_rule]!);
   if (json) r.attempts = json.attempts;
   r.status = n[o + N.status]!;
-  r.error_class = str[s[so + S.error_class]!] ?? null;
-  r.error_message = str[s[so + S.error_message]!] ?? null;
+  r.error_class = at(str, s[so + S.error_class]!);
+  r.error_message = at(str, s[so + S.error_message]!);
   r.stream = n[o + N.stream]!;
   r.input_tokens = orNull(n[o + N.input_tokens]!);
   r.cached_tokens = orNull(n[o + N.cached_tokens]!);
@@ -458,9 +464,9 @@ function readRow(n: Float64Array, s: Int32Array, str: readonly string[], id: str
   }
   r.latency_ms = n[o + N.latency_ms]!;
   r.ttfb_ms = orNull(n[o + N.ttfb_ms]!);
-  r.client_ip = str[s[so + S.client_ip]!] ?? null;
-  r.user_agent = str[s[so + S.user_agent]!] ?? null;
-  r.project = str[s[so + S.project]!] ?? null;
+  r.client_ip = at(str, s[so + S.client_ip]!);
+  r.user_agent = at(str, s[so + S.user_agent]!);
+  r.project = at(str, s[so + S.project]!);
   return r;
 }
 

@@ -240,8 +240,9 @@ export class Recorder {
   /** Copies the row into the chunk being filled (the row object is not kept). */
   private enqueue(row: LogRow, extra: Extra | undefined): Promise<void> | void {
     if (this.count >= this.options.capacity) return this.enqueueLater(row, extra);
-    let chunk = this.chunks[this.chunks.length - 1];
-    if (chunk === undefined || chunk.full) this.chunks.push((chunk = new ChunkBuilder(this.chunkRows)));
+    const chunks = this.chunks;
+    let chunk = chunks.length ? chunks[chunks.length - 1]! : undefined; // no chunks[-1]: JSC deoptimises on a negative index
+    if (chunk === undefined || chunk.full) chunks.push((chunk = new ChunkBuilder(this.chunkRows)));
     const index = chunk.add(row);
     if (extra) this.extras.push({ chunk, index, extra });
     if (++this.count >= this.options.batchSize) this.scheduleFlush();
