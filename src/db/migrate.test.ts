@@ -6,7 +6,7 @@ import { tempDir } from "../testing/temp.ts";
 import { openDatabase } from "./client.ts";
 import { getMeta, recordStart } from "./meta.ts";
 import { isMigrated, runMigrations, SchemaTooNewError } from "./migrate.ts";
-import { COLUMNS, logRowOf, pushRowValues, RequestLogStore, type RequestRow } from "./request-log.ts";
+import { COLUMNS, logRowOf, RequestLogStore, rowValues, type RequestRow } from "./request-log.ts";
 import { newRequestId } from "../recorder/ids.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
@@ -107,11 +107,7 @@ describe("migrations", () => {
       response_model: i % 60 === 1 ? "mystery-model" : "gpt-4o-2024-08-06",
     }));
     const insert = h.sqlite.query(`INSERT INTO requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`);
-    for (const row of rows) {
-      const values: unknown[] = [];
-      pushRowValues(values, row);
-      insert.run(...(values as never[]));
-    }
+    for (const row of rows) insert.run(...(rowValues(row) as never[]));
     const before = h.sqlite.query("SELECT * FROM requests ORDER BY id").all();
 
     const report = runMigrations(h);
@@ -148,14 +144,12 @@ describe("migrations", () => {
     expect(h.sqlite.query("SELECT format FROM request_chunks ORDER BY id DESC LIMIT 1").get()).toEqual({ format: 3 });
     // A chunk in format 1 (JSON columns as text, zstd), as the first chunked build wrote: read as is.
     const old = sampleRow(newRequestId(1_795_000_000_000 + 500_000));
-    const values: unknown[] = [];
-    pushRowValues(values, { ...old, cost_pico: 505_000_000 });
+    const values = rowValues({ ...old, cost_pico: 505_000_000 });
     h.sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, 1, 1, ?)").run(old.id, old.id, Bun.zstdCompressSync(JSON.stringify([values])));
     expect(store.get(old.id)!.row).toEqual({ ...old, cost_pico: 505_000_000 });
     // A chunk in format 2 (JSON columns as values inline, zstd), as builds up to session 14 wrote: read as is.
     const inline = sampleRow(newRequestId(1_795_000_000_000 + 600_000));
-    const inlineValues: unknown[] = [];
-    pushRowValues(inlineValues, logRowOf({ ...inline, cost_pico: 505_000_000 }));
+    const inlineValues = rowValues(logRowOf({ ...inline, cost_pico: 505_000_000 }));
     h.sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, 1, 2, ?)").run(inline.id, inline.id, Bun.zstdCompressSync(JSON.stringify([inlineValues])));
     expect(store.get(inline.id)!.row).toEqual({ ...inline, cost_pico: 505_000_000 });
     expect(store.compressOldChunks(10)).toBe(1); // the format-1 chunk; format 2 is left as it is

@@ -86,11 +86,6 @@ export function rowValues(r: RequestRow | LogRow): unknown[] {
   ];
 }
 
-/** Appends a row's values in `COLUMNS` order (see `rowValues`; how formats 0–2 store rows, which tests write). */
-export function pushRowValues(out: unknown[], r: RequestRow | LogRow): void {
-  for (const v of rowValues(r)) out.push(v);
-}
-
 export type RollupDelta = {
   bucket: number;
   provider: string;

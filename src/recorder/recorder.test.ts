@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import { openDatabase } from "../db/client.ts";
 import { runMigrations } from "../db/migrate.ts";
-import { CHUNK_ROWS, COLUMNS, pushRowValues, RequestLogStore, type LogRow, type RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, COLUMNS, RequestLogStore, rowValues, type LogRow, type RequestRow } from "../db/request-log.ts";
 import { createLogger } from "../logger.ts";
 import { tempDir } from "../testing/temp.ts";
 import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
@@ -139,9 +139,7 @@ describe("recorder", () => {
 
   test("row values are bound in column order", () => {
     const row = Object.fromEntries(COLUMNS.map((c) => [c, `value of ${c}`])) as unknown as RequestRow;
-    const out: unknown[] = [];
-    pushRowValues(out, row);
-    expect(out).toEqual(COLUMNS.map((c) => `value of ${c}`));
+    expect(rowValues(row)).toEqual(COLUMNS.map((c) => `value of ${c}`));
   });
 
   test("a batch larger than a chunk is stored in several chunks, read back as single-row chunks are", () => {

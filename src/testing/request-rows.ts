@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { COLUMNS, pushRowValues, RequestLogStore } from "../db/request-log.ts";
+import { COLUMNS, RequestLogStore, rowValues } from "../db/request-log.ts";
 
 /**
  * For tests: (re)creates a TEMP table `requests` on this connection holding every logged row, one
@@ -11,11 +11,7 @@ export function requestsTable(sqlite: Database): Database {
   sqlite.run("DROP TABLE IF EXISTS temp.requests");
   sqlite.run(`CREATE TEMP TABLE requests (${COLUMNS.join(", ")})`);
   const insert = sqlite.prepare(`INSERT INTO temp.requests (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`);
-  for (const row of new RequestLogStore(sqlite).rows()) {
-    const values: unknown[] = [];
-    pushRowValues(values, row);
-    insert.run(...(values as never[]));
-  }
+  for (const row of new RequestLogStore(sqlite).rows()) insert.run(...(rowValues(row) as never[]));
   insert.finalize();
   return sqlite;
 }
