@@ -325,6 +325,70 @@ describe("recorder", () => {
     h.close();
   });
 
+  test("without a flush call, a queued row is written after flush_interval_ms, again after an idle spell", async () => {
+    const { h, recorder } = setup({ flushIntervalMs: 60, batchSize: 100 });
+    recorder.start();
+    const waitWritten = async (n: number) => {
+      const t0 = performance.now();
+      while (recorder.stats.written < n && performance.now() - t0 < 5000) await Bun.sleep(2);
+      return performance.now() - t0;
+    };
+    for (const n of [1, 2, 3]) {
+      recorder.record(record(n), false);
+      const waited = await waitWritten(n);
+      expect(recorder.stats.written).toBe(n);
+      expect(waited).toBeGreaterThanOrEqual(50); // by the timer, not at once
+      expect(waited).toBeLessThan(60 + 400); // the bound on what SIGKILL can lose (slack for a loaded machine)
+      await Bun.sleep(150); // idle: the next row arms the timer again
+    }
+    expect(recorder.stats.flushes).toBe(3);
+    await recorder.stop();
+    expect(requestsTable(h.sqlite).query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 3 });
+    h.close();
+  });
+
+  test("an idle recorder keeps no timer: a process with a started recorder exits once its rows are written", async () => {
+    const dir = tempDir();
+    const script = path.join(dir, "idle.ts");
+    await Bun.write(
+      script,
+      `import { openDatabase } from ${JSON.stringify(path.join(import.meta.dir, "../db/client.ts"))};
+       import { runMigrations } from ${JSON.stringify(path.join(import.meta.dir, "../db/migrate.ts"))};
+       import { RequestLogStore } from ${JSON.stringify(path.join(import.meta.dir, "../db/request-log.ts"))};
+       import { createLogger } from ${JSON.stringify(path.join(import.meta.dir, "../logger.ts"))};
+       import { Recorder } from ${JSON.stringify(path.join(import.meta.dir, "recorder.ts"))};
+       const h = openDatabase(${JSON.stringify(path.join(dir, "log.db"))});
+       runMigrations(h);
+       const recorder = new Recorder({ store: new RequestLogStore(h.sqlite), log: createLogger({ sink: () => {} }), flushIntervalMs: 20, batchSize: 100, capacity: 1000 });
+       recorder.start();
+       recorder.record(${JSON.stringify(record(1))}, false);
+       process.on("beforeExit", () => console.log("written " + recorder.stats.written));`,
+    );
+    const proc = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+    const killer = setTimeout(() => proc.kill(), 10_000);
+    const code = await proc.exited;
+    clearTimeout(killer);
+    expect(await new Response(proc.stdout).text()).toContain("written 1");
+    expect(code).toBe(0);
+  });
+
+  test("a failed timed flush is retried by the timer, without a flush call", async () => {
+    const { h, recorder, store } = setup({ flushIntervalMs: 30, batchSize: 100 });
+    const write = store.writeChunks.bind(store);
+    let failures = 1;
+    store.writeChunks = (chunks, bodies) => {
+      if (failures-- > 0) throw new Error("disk I/O error");
+      write(chunks, bodies);
+    };
+    recorder.start();
+    recorder.record(record(1), false);
+    const t0 = performance.now();
+    while (recorder.stats.written < 1 && performance.now() - t0 < 5000) await Bun.sleep(2);
+    expect(recorder.stats).toMatchObject({ written: 1, failures: 1, flushes: 1 });
+    await recorder.stop();
+    h.close();
+  });
+
   test("stop() waits for begun requests, then flushes everything", async () => {
     const { h, recorder } = setup();
     recorder.start();

@@ -183,7 +183,9 @@ export class Recorder {
    */
   private extras: Array<{ chunk: ChunkBuilder; index: number; extra: Extra }> = [];
   private waiters: Array<() => void> = [];
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Armed while rows are queued (see start()). */
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
   private flushScheduled = false;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -195,10 +197,25 @@ export class Recorder {
     this.chunkRows = Math.max(1, Math.min(CHUNK_ROWS, options.batchSize));
   }
 
+  /**
+   * Starts the writer. Its timer runs only while rows wait: the first row queued into an empty
+   * queue arms it for `flushIntervalMs` (so no row waits longer), and an idle gateway has no
+   * recorder wake-ups at all (a fixed interval woke the event loop 20 times a second for nothing).
+   */
   start(): void {
     if (!this.options.store) return; // the log is off: nothing is ever queued
-    this.timer ??= setInterval(() => this.scheduleFlush(), this.options.flushIntervalMs);
+    this.started = true;
+    if (this.count) this.armTimer();
   }
+
+  private armTimer(): void {
+    this.timer ??= setTimeout(this.onTimer, this.options.flushIntervalMs);
+  }
+
+  private readonly onTimer = () => {
+    this.timer = undefined;
+    this.scheduleFlush();
+  };
 
   /** Marks a request as started; `stop()` waits for every begun request to be recorded. */
   begin(id?: string, receivedAt = 0, endpoint = "", clientKeyId?: string): void {
@@ -245,7 +262,8 @@ export class Recorder {
     if (chunk === undefined || chunk.full) chunks.push((chunk = new ChunkBuilder(this.chunkRows)));
     const index = chunk.add(row);
     if (extra) this.extras.push({ chunk, index, extra });
-    if (++this.count >= this.options.batchSize) this.scheduleFlush();
+    if (this.count++ === 0 && this.started) this.armTimer();
+    if (this.count >= this.options.batchSize) this.scheduleFlush();
   }
 
   /** The queue is full: waits for the next flush, then queues (its own method, so enqueue() allocates no closure scope per call). */
@@ -270,7 +288,12 @@ export class Recorder {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      if (this.writeOneBatch() && this.count) this.scheduleFlush();
+      const ok = this.writeOneBatch();
+      if (!this.count) {
+        clearTimeout(this.timer); // nothing waits: no wake-up until the next row
+        this.timer = undefined;
+      } else if (ok) this.scheduleFlush();
+      else if (this.started) this.armTimer(); // retried after an interval
     });
   }
 
@@ -344,7 +367,8 @@ export class Recorder {
 
   /** Waits (bounded) for in-flight requests to record their rows, then flushes everything. */
   async stop(waitMs = 5000): Promise<void> {
-    clearInterval(this.timer);
+    this.started = false;
+    clearTimeout(this.timer);
     this.timer = undefined;
     if (this.inFlight > 0) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(waitMs)]);
