@@ -2,7 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import fs from "node:fs";
 import path from "node:path";
-import { runCli, startCliServer } from "../testing/cli-process.ts";
+import { openDatabase } from "../db/client.ts";
+import { runMigrations } from "../db/migrate.ts";
+import { RequestLogStore, type LogRow } from "../db/request-log.ts";
+import { newRequestId } from "../recorder/ids.ts";
+import { cleanEnv, runCli, startCliServer } from "../testing/cli-process.ts";
 import { tempDir } from "../testing/temp.ts";
 import { VERSION } from "../version.ts";
 
@@ -18,6 +22,32 @@ describe("llm-proxy CLI", () => {
     for (const word of ["serve", "migrate", "config check", "backup FILE", "service install", "--data-dir", "LLM_PROXY_PORT"]) {
       expect(h.stdout).toContain(word);
     }
+  });
+
+  test("output to a pipe is delivered whole when the reader is slow (`requests --json | slow-consumer`)", async () => {
+    const dir = tempDir();
+    const h = openDatabase(path.join(dir, "llm-proxy.db"));
+    runMigrations(h);
+    const now = Date.now();
+    const rows = Array.from({ length: 600 }, (_, i): LogRow => ({
+      id: newRequestId(now - 600 + i), received_at: now - 600 + i, first_byte_at: null, finished_at: now - 500 + i, client_key_id: null,
+      endpoint: "chat.completions", requested_model: "oa/gpt-4o", provider: "oa", provider_type: "openai", upstream_model: "gpt-4o",
+      response_model: null, pricing_entry: null, pricing_rule: null, attempts: null, status: 200, error_class: null, error_message: null, stream: 0,
+      input_tokens: 10, cached_tokens: null, cache_write_tokens: null, output_tokens: 5, reasoning_tokens: null, usage_estimated: 0,
+      usage_raw: null, cost_pico: null, cost_breakdown: null, warnings: null, latency_ms: 100, ttfb_ms: null, client_ip: "127.0.0.1",
+      user_agent: "pipe-test/" + "x".repeat(200), project: null,
+    }));
+    new RequestLogStore(h.sqlite).writeBatch(rows);
+    h.close();
+    const entry = path.resolve(import.meta.dir, "../index.ts");
+    const proc = Bun.spawn([process.execPath, entry, "requests", "--json", "--limit", "1000", "--data-dir", dir], { env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(1500); // a reader that is not reading yet: the pipe (64 KB) fills long before the output ends
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    const lines = out.trim().split("\n");
+    expect(out.length).toBeGreaterThan(150_000);
+    expect(lines.length).toBe(600);
+    expect(lines.map((l) => JSON.parse(l).id).sort()).toEqual(rows.map((r) => r.id).sort());
   });
 
   test("unknown commands and flags exit 2 with a hint", async () => {
