@@ -155,7 +155,11 @@ export async function openChat(
           if (opened.result) return { target, attempts, result: opened.result, body: opened.body };
           return { target, attempts, events: prepend(first!.done ? [] : [first!.value], opened.events) };
         } catch (e) {
-          if (input.signal.aborted) throw input.signal.reason ?? e;
+          if (input.signal.aborted) {
+            // The client left while this call was in flight: the provider may bill it, so it is an attempt.
+            attempts.push({ target: target.label, keyIndex, ok: false, errorClass: "client_disconnected", durationMs: Math.round(performance.now() - started) });
+            throw input.signal.reason ?? e;
+          }
           const error =
             e instanceof ProviderError
               ? e

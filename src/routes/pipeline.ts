@@ -130,9 +130,13 @@ export async function runDialect<P extends ParsedInbound>(
         const mapped = dialect.upstreamError(e.last.toInfo(), e.last.provider);
         trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
-        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders } });
+        return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders, "x-request-id": trace.id } });
       }
       if (signal.aborted) {
+        // The row names the target whose call was in flight (it may be billed), so it can be priced.
+        const inFlight = trace.attempts.at(-1);
+        const target = inFlight?.errorClass === "client_disconnected" ? route.targets.find((t) => t.label === inFlight.target) : undefined;
+        if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
         trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
         return new Response(null, { status: 499, headers: BASE_SECURITY_HEADERS });
       }
@@ -186,6 +190,7 @@ export async function runDialect<P extends ParsedInbound>(
   } catch (e) {
     if (e instanceof ClientError) {
       trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
+      e.headers["x-request-id"] = trace.id; // the id of its log row, as on every reply
       // Refusals before admission still report the key's rate-limit state (not for a refused key).
       if (e.status !== 401 && !Object.keys(e.headers).some((h) => h.startsWith("x-ratelimit-"))) {
         Object.assign(e.headers, limitHeaders ?? (await governance.peekHeaders(identity).catch(() => ({}))));

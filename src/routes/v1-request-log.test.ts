@@ -80,12 +80,16 @@ describe("request log rows", () => {
 
   test("client errors after authentication are logged; unauthenticated requests are not", async () => {
     const before = (await rows()).length;
-    expect((await post({ model: "oa/gpt-4o" })).status).toBe(400);
-    expect((await post({ model: "nope", messages: [{ role: "user", content: "x" }] })).status).toBe(404);
-    expect((await post({ model: "oa/gpt-4o", messages: [] }, "llmp_wrong")).status).toBe(401);
+    const bad = await post({ model: "oa/gpt-4o" });
+    const unknown = await post({ model: "nope", messages: [{ role: "user", content: "x" }] });
+    const unauthenticated = await post({ model: "oa/gpt-4o", messages: [] }, "llmp_wrong");
+    expect([bad.status, unknown.status, unauthenticated.status]).toEqual([400, 404, 401]);
     const after = await rows();
     expect(after.length).toBe(before + 2);
     expect(after.slice(-2).map((r) => r.status)).toEqual([400, 404]);
+    // Error replies name their row too; an unauthenticated request has none.
+    expect([bad.headers.get("x-request-id"), unknown.headers.get("x-request-id")]).toEqual(after.slice(-2).map((r) => r.id));
+    expect(unauthenticated.headers.get("x-request-id")).toBeNull();
     expect(after.at(-1).error_class).toBe("invalid_request");
   });
 
@@ -95,6 +99,7 @@ describe("request log rows", () => {
     expect(res.status).toBe(502);
     const row = (await rows()).at(-1);
     expect(row.status).toBe(502);
+    expect(res.headers.get("x-request-id")).toBe(row.id);
     expect(row.error_class).toBe("authentication");
     expect(row.error_message).not.toContain("sk-log-test");
     expect(JSON.parse(row.attempts)[0]).toMatchObject({ ok: false, status: 401, errorClass: "authentication" });
@@ -128,6 +133,34 @@ describe("request log rows", () => {
     expect(row.usage_estimated).toBe(1);
     expect(row.output_tokens).toBe(Math.ceil("The answer is forty-two, ".length / 4));
     expect(row.input_tokens).toBeGreaterThan(0);
+  });
+
+  test("a client that leaves while a JSON call is in flight: the row names the provider and the call, priced from the estimated prompt", async () => {
+    let started!: () => void;
+    const upstreamStarted = new Promise<void>((r) => (started = r));
+    handler = async () => {
+      started();
+      await Bun.sleep(400);
+      return completion("too late");
+    };
+    const controller = new AbortController();
+    const sent = fetch(`${gw.base}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json", "user-agent": "leaver/1.0" },
+      body: JSON.stringify({ model: "oa/gpt-4o", messages: [{ role: "user", content: "A question that takes a while to answer" }] }),
+    }).catch(() => undefined);
+    await upstreamStarted;
+    controller.abort();
+    await sent;
+    await Bun.sleep(500); // the upstream call ends (aborted) and the row is recorded
+    const row = (await rows()).filter((r) => r.user_agent === "leaver/1.0").at(-1);
+    expect(row).toMatchObject({ status: 499, error_class: "client_disconnected", stream: 0, provider: "oa", provider_type: "openai", upstream_model: "gpt-4o", usage_estimated: 1 });
+    expect(JSON.parse(row.attempts)).toEqual([expect.objectContaining({ target: "oa/gpt-4o", ok: false, errorClass: "client_disconnected" })]);
+    expect(row.input_tokens).toBeGreaterThan(0);
+    expect(row.cost_pico).toBeGreaterThan(0);
+    const health = await (await fetch(`${gw.base}/healthz`)).text();
+    expect(health).not.toContain("client_disconnected");
   });
 
   test("`llm-proxy requests --json` lists rows from the terminal while the server runs", async () => {
