@@ -161,6 +161,9 @@ export class RollupDeltas {
   private readonly groups = new Map<string, RollupGroup>();
   private last: RollupGroup | undefined;
 
+  /** `disconnectsSince`: see `countsUnpriced`. */
+  constructor(private readonly disconnectsSince = 0) {}
+
   add(row: RowFacts): void {
     const provider = row.provider ?? "";
     const model = row.upstream_model ?? row.requested_model ?? "";
@@ -175,8 +178,9 @@ export class RollupDeltas {
     }
     const lat = bucketOf(row.latency_ms);
     const ttfb = row.ttfb_ms === null ? -1 : bucketOf(row.ttfb_ms);
-    addRow(this.delta(g, "rollup_minute", row.received_at - (row.received_at % MINUTE)), row, lat, ttfb);
-    addRow(this.delta(g, "rollup_hour", row.received_at - (row.received_at % HOUR)), row, lat, ttfb);
+    const unpriced = rollupUnpriced(row, this.disconnectsSince);
+    addRow(this.delta(g, "rollup_minute", row.received_at - (row.received_at % MINUTE)), row, lat, ttfb, unpriced);
+    addRow(this.delta(g, "rollup_hour", row.received_at - (row.received_at % HOUR)), row, lat, ttfb, unpriced);
   }
 
   private delta(g: RollupGroup, table: RollupTable, bucket: number): Accumulating {
@@ -205,7 +209,7 @@ export class RollupDeltas {
 
 type RollupGroup = { provider: string; model: string; key: string; project: string; minute: Map<number, Accumulating>; hour: Map<number, Accumulating> };
 
-function addRow(d: Accumulating, row: RowFacts, lat: number, ttfb: number): void {
+function addRow(d: Accumulating, row: RowFacts, lat: number, ttfb: number, unpriced: boolean): void {
   d.requests++;
   if (row.status >= 400) d.errors++;
   d.input_tokens += row.input_tokens ?? 0;
@@ -214,7 +218,7 @@ function addRow(d: Accumulating, row: RowFacts, lat: number, ttfb: number): void
   d.output_tokens += row.output_tokens ?? 0;
   d.reasoning_tokens += row.reasoning_tokens ?? 0;
   if (row.cost_pico === null) {
-    if (row.status < 400 && (row.input_tokens || row.output_tokens)) d.unpriced++;
+    if (unpriced) d.unpriced++;
   } else {
     const cost = Number(row.cost_pico);
     const sum = d.costNumber + cost;
@@ -346,8 +350,23 @@ class ChunkTerms {
 /** Term prefixes: provider, requested model, client key, project. */
 const TERM_KINDS = ["p:", "m:", "k:", "j:"] as const;
 
-/** A row that answered with tokens and had no price (counted for the pricing page). */
-export const isUnpriced = (r: RowFacts) => r.cost_pico === null && r.status < 400 && (r.input_tokens !== null || r.output_tokens !== null);
+type UnpricedFacts = Pick<RowFacts, "cost_pico" | "status" | "input_tokens" | "output_tokens" | "received_at">;
+
+/**
+ * Whether a row without a price is one the provider may bill, so it counts as unpriced (never a
+ * silent $0): the upstream answered (status < 400), or the client left mid-call (499) — for rows
+ * received since `disconnectsSince` (migration 0009; older rows were counted without 499s, and a
+ * re-price must move their counts by the rule they were counted with).
+ */
+export const billable = (r: UnpricedFacts, disconnectsSince: number) => r.status < 400 || (r.status === 499 && r.received_at >= disconnectsSince);
+
+/** A row that answered with tokens and had no price (the unpriced-model list on the pricing page). */
+export const isUnpriced = (r: UnpricedFacts, disconnectsSince: number) =>
+  r.cost_pico === null && (r.input_tokens !== null || r.output_tokens !== null) && billable(r, disconnectsSince);
+
+/** The same for the rollups' `unpriced` count, which has always needed a non-zero token count. */
+export const rollupUnpriced = (r: UnpricedFacts, disconnectsSince: number) =>
+  r.cost_pico === null && !!(r.input_tokens || r.output_tokens) && billable(r, disconnectsSince);
 
 /** Per-hour counts of unpriced rows by provider and model, summed for one batch (or recompute). */
 export class UnpricedDeltas {
@@ -364,6 +383,16 @@ export class UnpricedDeltas {
       d.requests += by;
       if (by > 0 && r.received_at > d.last_seen) d.last_seen = r.received_at;
     } else this.byKey.set(key, { bucket, provider, provider_type: providerType, model, requests: by, last_seen: by > 0 ? r.received_at : 0 });
+  }
+}
+
+function readDisconnectsSince(sqlite: Database): number {
+  try {
+    const row = sqlite.query("SELECT value FROM meta WHERE key = 'unpriced_disconnects_since'").get() as { value: string } | null;
+    const since = Number(row?.value ?? 0);
+    return Number.isFinite(since) ? since : 0;
+  } catch {
+    return 0; // no meta table (a database without the migrations): every row follows the new rule
   }
 }
 
@@ -384,11 +413,14 @@ export class RequestLogStore {
   private readonly upsertRollup: Record<RollupTable, Statement>;
   private readonly upsertUnpriced: Statement;
   private readonly writeChunksTx: (chunks: readonly ChunkBuilder[], bodies: BodyRow[]) => void;
+  /** From when a client disconnect counts as unpriced (see `billable`); 0 without the migration's record. */
+  readonly disconnectsSince: number;
 
   constructor(
     readonly sqlite: Database,
     private readonly options: { listBudgetMs?: number; log?: Pick<Logger, "error"> } = {},
   ) {
+    this.disconnectsSince = readDisconnectsSince(sqlite);
     this.insertChunk = sqlite.query("INSERT INTO request_chunks (first_id, last_id, rows, format, data) VALUES (?, ?, ?, ?, ?)");
     this.insertTerm = sqlite.query("INSERT OR IGNORE INTO request_chunk_terms (chunk, term) VALUES (?, ?)");
     this.insertBody = sqlite.query("INSERT OR REPLACE INTO request_bodies (id, request_gz, response_gz) VALUES (?, ?, ?)");
@@ -406,7 +438,7 @@ export class RequestLogStore {
        ON CONFLICT (bucket, provider, provider_type, model) DO UPDATE SET requests = requests + excluded.requests, last_seen = max(last_seen, excluded.last_seen)`,
     );
     this.writeChunksTx = sqlite.transaction((chunks: readonly ChunkBuilder[], bodies: BodyRow[]) => {
-      const deltas = new RollupDeltas();
+      const deltas = new RollupDeltas(this.disconnectsSince);
       const unpriced = new UnpricedDeltas();
       const f = {} as RowFacts; // one object refilled for each row
       for (const c of chunks) {
@@ -420,7 +452,7 @@ export class RequestLogStore {
           if (r.id > last) last = r.id;
           terms.add(r);
           deltas.add(r);
-          if (isUnpriced(r)) unpriced.add(r);
+          if (isUnpriced(r, this.disconnectsSince)) unpriced.add(r);
         }
         const chunk = this.insertChunk.run(first, last, c.length, FORMAT_BINARY, c.encode(this.onBadValue)).lastInsertRowid;
         for (const term of terms.terms()) this.insertTerm.run(chunk, term);

@@ -74,6 +74,9 @@ test("metrics render valid Prometheus text with counters, histograms and gauges"
   const left = new Metrics();
   left.observe(row({ status: 499, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: false, errorClass: "client_disconnected" }]) }));
   expect(left.render()).not.toContain("llm_proxy_upstream_errors_total{"); // a client that left is not an upstream error
+  left.observe(row({ status: 499, cost_pico: null, usage_estimated: 1 })); // tokens and no price: counted, never a silent $0
+  left.observe(row({ status: 502, cost_pico: null }));
+  expect(left.render()).toContain('llm_proxy_unpriced_requests_total{provider="oa",model="gpt-4o"} 1');
   expect(text).toContain('llm_proxy_upstream_retries_total{provider="b"} 1');
   expect(text).toContain('llm_proxy_request_duration_seconds_bucket{provider="oa",le="+Inf"} 2');
   // Buckets are cumulative: each counts every observation at or below its bound.

@@ -82,7 +82,7 @@ export class Metrics {
   readonly requests = new Counter("llm_proxy_requests_total", "Requests by provider, model and HTTP status.");
   readonly tokens = new Counter("llm_proxy_tokens_total", "Tokens by provider, model and kind (input, cached, cache_write, output, reasoning).");
   readonly cost = new Counter("llm_proxy_cost_usd_total", "Cost in USD of priced requests by provider and model.");
-  readonly unpriced = new Counter("llm_proxy_unpriced_requests_total", "Successful requests with tokens but no price.");
+  readonly unpriced = new Counter("llm_proxy_unpriced_requests_total", "Requests with tokens but no price (successes, and clients that left mid-call).");
   readonly upstreamErrors = new Counter("llm_proxy_upstream_errors_total", "Failed upstream attempts by provider and error class.");
   readonly retries = new Counter("llm_proxy_upstream_retries_total", "Upstream attempts beyond the first, by provider.");
   readonly latency = new Histogram("llm_proxy_request_duration_seconds", "Request latency.", LATENCY_BOUNDS_MS.map((b) => b / 1000));
@@ -105,7 +105,7 @@ export class Metrics {
     if (row.output_tokens) this.addTokens(s, 3, row.output_tokens);
     if (row.reasoning_tokens) this.addTokens(s, 4, row.reasoning_tokens);
     if (row.cost_pico !== null) (s.cost ?? this.modelSeries(s, "cost")).value += Number(row.cost_pico) / 1e12;
-    else if (row.status < 400 && (row.input_tokens || row.output_tokens)) (s.unpriced ?? this.modelSeries(s, "unpriced")).value++;
+    else if ((row.status < 400 || row.status === 499) && (row.input_tokens || row.output_tokens)) (s.unpriced ?? this.modelSeries(s, "unpriced")).value++;
     const list = attempts ?? attemptsOf<{ ok: boolean; errorClass?: string; target: string }>(row);
     if (list) {
       for (let i = 0; i < list.length; i++) {

@@ -1,6 +1,6 @@
 import type { Usage } from "../core/types.ts";
 import { idLowerBound } from "./ids.ts";
-import { CHUNK_ROWS, isUnpriced, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
+import { CHUNK_ROWS, isUnpriced, rollupUnpriced, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
 import type { Pricer } from "./recorder.ts";
 
 export type RecomputeReport = { scanned: number; changed: number; newlyPriced: number; unpriced: number; deltaPico: bigint };
@@ -44,7 +44,9 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
         const after = priced.costPico;
         if (after === null) report.unpriced++;
         if (before === after && (row.pricing_entry ?? null) === (priced.entry ?? null)) continue;
-        const wasUnpriced = isUnpriced(row);
+        const since = store.disconnectsSince;
+        const wasUnpriced = isUnpriced(row, since);
+        const wasRollupUnpriced = rollupUnpriced(row, since);
         row.cost_pico = after;
         row.cost_breakdown = priced.breakdown !== undefined ? JSON.stringify(priced.breakdown) : null;
         row.pricing_entry = priced.entry ?? null;
@@ -54,12 +56,12 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
         if (before === null && after !== null) report.newlyPriced++;
         const delta = (after ?? 0n) - (before ?? 0n);
         report.deltaPico += delta;
-        if (wasUnpriced !== isUnpriced(row)) unpricedCounts.add(row, wasUnpriced ? -1 : 1);
-        // Rollups count a row as unpriced when it succeeded with tokens and had no price.
-        const unpricedDelta = (after === null ? 1 : 0) - (before === null ? 1 : 0);
+        if (wasUnpriced !== isUnpriced(row, since)) unpricedCounts.add(row, wasUnpriced ? -1 : 1);
+        // The rollups' unpriced count moves by the rule it was counted with (rollupUnpriced).
+        const unpricedDelta = (rollupUnpriced(row, since) ? 1 : 0) - (wasRollupUnpriced ? 1 : 0);
         for (const { stmt, size } of rollups) {
           const bucket = row.received_at - (row.received_at % size);
-          stmt.run(delta, row.status < 400 ? unpricedDelta : 0, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "", row.project ?? "");
+          stmt.run(delta, unpricedDelta, bucket, row.provider ?? "", row.upstream_model ?? row.requested_model ?? "", row.client_key_id ?? "", row.project ?? "");
         }
       }
       if (changed) store.rewriteChunk(chunk.id, chunk.rows);

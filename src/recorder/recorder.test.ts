@@ -7,6 +7,7 @@ import { createLogger } from "../logger.ts";
 import { tempDir } from "../testing/temp.ts";
 import { idLowerBound, newRequestId, timeOfId } from "./ids.ts";
 import { Recorder, redactBody, type RequestRecord } from "./recorder.ts";
+import { recomputeCosts } from "./recompute.ts";
 import { runRetention } from "./retention.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
@@ -110,6 +111,32 @@ describe("recorder", () => {
     expect(all!.requests).toBe(600);
     expect(all!.errors).toBe(60);
     expect(all!.latency_p50_ms).not.toBeNull();
+    h.close();
+  });
+
+  test("an unpriced client disconnect with tokens counts as unpriced (never a silent $0), from the migration on; re-pricing moves the counts back exactly", () => {
+    const { h, recorder, store } = setup({ price: () => ({ costPico: null, rule: "unpriced" }) });
+    const since = store.disconnectsSince;
+    expect(since).toBeGreaterThan(Date.now() - 60_000); // set by migration 0009 when this database was created
+    const now = Date.now();
+    const rows = [
+      record(1, now, { status: 499, errorClass: "client_disconnected", usage: { inputTokens: 40, outputTokens: 3, estimated: true } }),
+      record(2, now, { status: 200 }),
+      record(3, since - 120_000, { status: 499, errorClass: "client_disconnected", usage: { inputTokens: 40, outputTokens: 3, estimated: true } }), // before the rule
+      record(4, now, { status: 400, errorClass: "invalid_request", usage: undefined }),
+      record(5, now, { status: 502, errorClass: "upstream_5xx" }),
+    ];
+    for (const r of rows) recorder.record(r, false);
+    recorder.flush();
+    const counts = () => ({
+      minute: (h.sqlite.query("SELECT sum(unpriced) AS n FROM rollup_minute").get() as { n: number }).n,
+      hour: (h.sqlite.query("SELECT sum(unpriced) AS n FROM rollup_hour").get() as { n: number }).n,
+      list: (h.sqlite.query("SELECT sum(requests) AS n FROM request_unpriced").get() as { n: number }).n,
+    });
+    expect(counts()).toEqual({ minute: 2, hour: 2, list: 2 }); // the disconnect and the success
+    const report = recomputeCosts(store, () => ({ costPico: 7n, entry: "x/m", rule: "override" }), since - 3_600_000);
+    expect(report.newlyPriced).toBe(3); // 499 (both) and 200; 5xx and rows without tokens are not re-priced
+    expect(counts()).toEqual({ minute: 0, hour: 0, list: 0 });
     h.close();
   });
 
