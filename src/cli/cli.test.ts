@@ -94,8 +94,8 @@ describe("llm-proxy CLI", () => {
       const b = await runCli(["backup", target, "--data-dir", dir]);
       expect(b.code).toBe(0);
       const copy = new Database(target, { readonly: true });
-      // instance_id, created_at, last_version, and the log chunk format (migration 0008)
-      expect(copy.query("SELECT count(*) AS n FROM meta").get()).toEqual({ n: 4 });
+      // instance_id, created_at, last_version, the log chunk format (migration 0008) and when 499s began to count as unpriced (0009)
+      expect(copy.query("SELECT count(*) AS n FROM meta").get()).toEqual({ n: 5 });
       expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
       copy.close();
       expect((await runCli(["backup", target, "--data-dir", dir])).stderr).toContain("already exists");
