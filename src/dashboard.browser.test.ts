@@ -174,7 +174,7 @@ describe.skipIf(!available)("dashboard in a real browser", () => {
       await page.locator('[data-live="open"]').waitFor({ timeout: 5000 });
       const client = new OpenAI({ baseURL: `${gw.base}/v1`, apiKey: key, maxRetries: 0 });
       const ids: string[] = [];
-      for (const stream of [false, true, false]) {
+      for (const [i, stream] of [false, true, false].entries()) {
         let id: string | null;
         if (stream) {
           const { data, response } = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
@@ -183,7 +183,9 @@ describe.skipIf(!available)("dashboard in a real browser", () => {
           }
           id = response.headers.get("x-request-id");
         } else {
-          const { data, response } = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hi" }] }).withResponse();
+          // The last one is attributed to a project (the overview's "By project" breakdown, below).
+          const options = i === 2 ? { headers: { "x-llm-proxy-project": "apollo" } } : undefined;
+          const { data, response } = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hi" }] }, options).withResponse();
           expect(data.choices[0]!.message.content).toBe("Hello there");
           id = response.headers.get("x-request-id");
         }
@@ -243,6 +245,15 @@ describe.skipIf(!available)("dashboard in a real browser", () => {
       await page.getByRole("button", { name: "By model" }).click();
       await page.getByTestId("breakdown-model").getByText(MODEL).waitFor();
       await shoot(page, "overview");
+      // By project: the attributed request, and the rest as "(no project)"; its link filters the requests.
+      await page.getByRole("button", { name: "By project" }).click();
+      const byProject = page.getByTestId("breakdown-project");
+      await byProject.getByText("(no project)").waitFor();
+      await byProject.getByRole("link", { name: "apollo" }).click();
+      await page.waitForURL("**/requests?project=apollo");
+      await page.locator(`tr[data-request-id="${ids[2]}"]`).waitFor();
+      expect(await page.locator(`tr[data-request-id="${ids[0]}"]`).count()).toBe(0);
+      expect(await page.getByLabel("Project").inputValue()).toBe("apollo");
 
       // 8. Revoke a key (with confirmation), then the other pages at both widths.
       await go(page, "/keys");

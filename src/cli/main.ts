@@ -45,8 +45,9 @@ Commands:
   keys create --name NAME  Create a client API key for /v1 (printed once, on the last line)
   keys list                List client keys (never the keys themselves)
   keys revoke ID           Revoke a client key (takes effect on the running server at once)
-  requests [--since DURATION|DATE] [--limit N] [--json]
-                           List logged requests, newest first (works while the server runs)
+  requests [--since DURATION|DATE] [--limit N] [--project NAME] [--json]
+                           List logged requests, newest first (works while the server runs);
+                           times are UTC, and so is a --since time without a zone
   costs recompute --since DURATION|DATE
                            Re-price logged requests with the current prices and overrides
   secrets rotate --new-key-file PATH
@@ -118,13 +119,45 @@ function parse(args: string[]) {
         since: { type: "string" },
         "new-key-file": { type: "string" },
         limit: { type: "string" },
+        project: { type: "string" },
         print: { type: "boolean" },
         version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    // A value starting with "-" (`--limit -1`, `--since -5m`): name the value, not parseArgs' workaround.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const value = args[args.indexOf(ambiguous[1]!) + 1];
+      throw new UsageError(`${ambiguous[1]}: '${value}' is not a valid value`);
+    }
+    throw new UsageError(message);
+  }
+}
+
+/** Flags that belong to one command (the others are global: --config, --host, --port, --data-dir, --log-level). */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  "admin create": ["username", "password-stdin", "role"],
+  "keys create": ["name"],
+  "keys list": ["json"],
+  requests: ["since", "limit", "json", "project"],
+  "costs recompute": ["since"],
+  "secrets rotate": ["new-key-file"],
+  "service install": ["user", "print"],
+  "service uninstall": ["user"],
+};
+const SCOPED_FLAGS = new Set(Object.values(COMMAND_FLAGS).flat());
+
+/** A command-specific flag given to a command it does nothing for is an error, not silently ignored. */
+function checkFlagScope(values: Record<string, unknown>, command: string, sub: string | undefined): void {
+  const allowed = COMMAND_FLAGS[`${command} ${sub}`] ?? COMMAND_FLAGS[command] ?? [];
+  for (const flag of Object.keys(values)) {
+    if (values[flag] !== undefined && SCOPED_FLAGS.has(flag) && !allowed.includes(flag)) {
+      const name = COMMAND_FLAGS[`${command} ${sub}`] ? `${command} ${sub}` : command;
+      throw new UsageError(`--${flag} does not apply to '${name}'`);
+    }
   }
 }
 
@@ -165,6 +198,7 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
       "log-level": values["log-level"],
     };
     const [command = "serve", sub, ...rest] = positionals;
+    checkFlagScope(values, command, sub);
     const only = (n: number) => {
       if (positionals.length > n) throw new UsageError(`unexpected argument '${positionals[n]}' for '${command}'`);
     };
@@ -317,7 +351,7 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         try {
           since = values.since ? parseSince(values.since) : undefined;
         } catch (e) {
-          throw new UsageError((e as Error).message);
+          throw new UsageError(`--since: ${(e as Error).message}`);
         }
         const limit = values.limit ? Number(values.limit) : 50;
         if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError("--limit must be an integer from 1 to 10000");
@@ -328,7 +362,7 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
           const rows: RequestRow[] = [];
           let cursor: string | undefined;
           while (rows.length < limit) {
-            const page = store.list({ since, cursor, limit: Math.min(1000, limit - rows.length) });
+            const page = store.list({ since, cursor, project: values.project, limit: Math.min(1000, limit - rows.length) });
             rows.push(...page.rows);
             if (!page.nextCursor) break;
             cursor = page.nextCursor;
@@ -337,8 +371,13 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
             for (const r of rows) io.out(JSON.stringify(requestJson(r)) + "\n");
             return 0;
           }
-          if (!rows.length) return io.out("no requests logged" + (since ? " in that period" : "") + "\n"), 0;
+          if (!rows.length) {
+            const filtered = [since !== undefined && "in that period", values.project !== undefined && `for project '${values.project}'`].filter(Boolean).join(" ");
+            io.out(`no requests logged${filtered ? " " + filtered : ""}` + (config.requestLog.enabled ? "" : " (the request log is off: [request_log] enabled = false)") + "\n");
+            return 0;
+          }
           io.out(formatRequestTable(rows));
+          if (rows.length === limit) io.out(`(the newest ${limit}; --limit N or --since for more)\n`);
           return 0;
         } finally {
           handle.close();
@@ -352,7 +391,7 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         try {
           since = parseSince(values.since);
         } catch (e) {
-          throw new UsageError((e as Error).message);
+          throw new UsageError(`--since: ${(e as Error).message}`);
         }
         const { config } = configure(flags, io);
         const pricing = createPricingSource({

@@ -29,6 +29,7 @@ export function liveRequest(row: RowFacts) {
     latency_ms: row.latency_ms,
     ttfb_ms: row.ttfb_ms,
     client_key_id: row.client_key_id,
+    project: row.project,
   };
 }
 

@@ -74,6 +74,25 @@ describe("dashboard API", () => {
     expect((await api("/api/requests/req_nope")).status).toBe(404);
   });
 
+  test("projects: the overview breaks cost down by project and the request list filters by it; a bad since is a 400", async () => {
+    const tagged = await gw.client.chat.completions.create({ model: "house/house-7b", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-llm-proxy-project": "apollo" } }).withResponse();
+    await Bun.sleep(350);
+    const overview = await (await api("/api/overview?range=1h")).json();
+    const apollo = overview.by_project.find((p: any) => p.group === "apollo");
+    expect(apollo).toMatchObject({ requests: 1, cost_usd: expect.any(Number) });
+    expect(overview.by_project.reduce((a: number, p: any) => a + p.requests, 0)).toBe(overview.totals.requests);
+    const list = await (await api("/api/requests?project=apollo")).json();
+    expect(list.data.map((r: any) => [r.id, r.project])).toEqual([[tagged.response.headers.get("x-request-id"), "apollo"]]);
+    for (const path of ["/api/requests?since=5", "/api/requests?since=yesterday"]) {
+      const bad = await api(path);
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error).toMatchObject({ param: "since", message: expect.stringMatching(/^since: /) });
+    }
+    const recompute = await api("/api/pricing/recompute", { method: "POST", body: JSON.stringify({ since: "yesterday" }) });
+    expect(recompute.status).toBe(400);
+    expect((await recompute.json()).error.message).not.toContain("--since");
+  });
+
   test("client keys: created once, limits set, spend shown, revoked", async () => {
     const created = await (await api("/api/keys", { method: "POST", body: JSON.stringify({ name: "dash", budget_daily_usd: 5, rpm_limit: 100 }) })).json();
     expect(created.key).toMatch(/^llmp_/);

@@ -67,6 +67,14 @@ function requestDetail(row: RequestRow, requestGz: Uint8Array | null, responseGz
 /** `/api` endpoints behind the dashboard: overview, requests, providers, client keys, pricing, system. */
 export function dashboardRoutes(deps: DashboardDeps) {
   const { store, providers, keys, pricing, live } = deps;
+  /** A `since` value (a duration or a date), or a 400 that names it. */
+  const sinceParam = (text: string) => {
+    try {
+      return parseSince(text);
+    } catch (e) {
+      throw new ClientError(400, `since: ${(e as Error).message}`, "invalid_request_error", "since");
+    }
+  };
   const keyNames = () => new Map(listClientKeys(deps.db).map((k) => [k.id, k.name]));
   return new Elysia({ name: "api-dashboard" })
     .use(apiGuard(deps.api))
@@ -85,6 +93,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
         by_provider: store.aggregate({ from, to, groupBy: "provider" }).map(aggregateJson),
         by_model: store.aggregate({ from, to, groupBy: "model" }).map(aggregateJson),
         by_key: store.aggregate({ from, to, groupBy: "client_key_id" }).map((a) => ({ ...aggregateJson(a), name: names.get(a.group ?? "") ?? null })),
+        by_project: store.aggregate({ from, to, groupBy: "project" }).map(aggregateJson),
         series: { step: series.step, points: series.points.map(({ cost_pico, ...p }) => ({ ...p, cost_usd: usd(cost_pico) })) },
       };
     })
@@ -96,8 +105,9 @@ export function dashboardRoutes(deps: DashboardDeps) {
         provider: query.provider || undefined,
         model: query.model || undefined,
         clientKeyId: query.key || undefined,
+        project: query.project || undefined,
         status,
-        since: query.since ? parseSince(query.since) : undefined,
+        since: query.since ? sinceParam(query.since) : undefined,
       });
       return { data: page.rows.map(liveRequest), next_cursor: page.nextCursor };
     })
@@ -180,12 +190,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     .post("/api/pricing/recompute", ({ auth, body }) => {
       requireAdmin(auth);
       const input = parseBody(z.strictObject({ since: z.string().min(1) }), body);
-      let since: number;
-      try {
-        since = parseSince(input.since);
-      } catch (e) {
-        throw new ClientError(400, (e as Error).message, "invalid_request_error", "since");
-      }
+      const since = sinceParam(input.since);
       deps.recorder.flush(); // queued rows were priced when recorded: store them so the recompute re-prices them too
       const report = recomputeCosts(store, createPricer(() => pricing.current(), (id) => deps.pricingProviders.get(id)), since);
       audit(auth, "pricing.recompute", null, { since: input.since, changed: report.changed });

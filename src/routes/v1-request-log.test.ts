@@ -177,6 +177,35 @@ describe("request log rows", () => {
     expect(table.stdout).toContain("oa/gpt-4o");
     expect((await runCli(["requests", "--since", "yesterday-ish", "--data-dir", gw.dir])).code).toBe(2);
   });
+
+  test("`requests`: --project filters, the project is in --json; wrong flags and values are usage errors", async () => {
+    handler = () => completion("hi");
+    const tagged = await fetch(`${gw.base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json", "x-llm-proxy-project": "apollo" },
+      body: JSON.stringify({ model: "oa/gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(tagged.status).toBe(200);
+    await rows();
+    const r = await runCli(["requests", "--json", "--project", "apollo", "--data-dir", gw.dir]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.id, l.project])).toEqual([[tagged.headers.get("x-request-id"), "apollo"]]);
+    const table = await runCli(["requests", "--project", "apollo", "--data-dir", gw.dir]);
+    expect(table.stdout).toContain("PROJECT");
+    expect((await runCli(["requests", "--project", "nobody", "--data-dir", gw.dir])).stdout).toBe("no requests logged for project 'nobody'\n");
+    const cases: Array<[string[], string]> = [
+      [["requests", "--limit", "-1"], "--limit: '-1' is not a valid value"],
+      [["requests", "--since", "5"], "--since: '5' is neither a duration"],
+      [["costs", "recompute", "--since", "1h", "--limit", "5"], "--limit does not apply to 'costs recompute'"],
+      [["costs", "recompute", "--since", "1h", "--json"], "--json does not apply to 'costs recompute'"],
+      [["keys", "create", "--name", "x", "--since", "1h"], "--since does not apply to 'keys create'"],
+    ];
+    for (const [args, message] of cases) {
+      const out = await runCli([...args, "--data-dir", gw.dir]);
+      expect([out.code, out.stderr.includes(message)]).toEqual([2, true]);
+    }
+  });
 });
 
 test("shutdown under load loses no row: N concurrent requests, SIGTERM, N rows", async () => {

@@ -39,6 +39,7 @@ export type Overview = {
   by_provider: Group[];
   by_model: Group[];
   by_key: Group[];
+  by_project?: Group[];
   series: { step: number; points: SeriesPoint[] };
 };
 
@@ -60,6 +61,7 @@ export type RequestRow = {
   latency_ms: number | null;
   ttfb_ms: number | null;
   client_key_id: string | null;
+  project?: string | null;
 };
 
 export type Attempt = { target: string; keyIndex?: number; ok: boolean; status?: number; errorClass?: string; message?: string; durationMs?: number };

@@ -171,12 +171,13 @@ const BREAKDOWNS = [
   { value: "provider", label: "By provider" },
   { value: "model", label: "By model" },
   { value: "key", label: "By client key" },
+  { value: "project", label: "By project" },
 ] as const;
 type By = (typeof BREAKDOWNS)[number]["value"];
 
 function Breakdowns({ o }: { o: Overview }) {
   const [by, setBy] = useState<By>("provider");
-  const rows: Group[] = (by === "provider" ? o.by_provider : by === "model" ? o.by_model : o.by_key) ?? [];
+  const rows: Group[] = (by === "provider" ? o.by_provider : by === "model" ? o.by_model : by === "key" ? o.by_key : o.by_project) ?? [];
   const sorted = [...rows].sort((a, b) => b.requests - a.requests);
   const max = Math.max(1, ...sorted.map((r) => r.requests));
   const filterParam = by === "key" ? "key" : by;
@@ -189,7 +190,7 @@ function Breakdowns({ o }: { o: Overview }) {
           <table class="table" data-testid={`breakdown-${by}`}>
             <thead>
               <tr>
-                <th scope="col">{by === "provider" ? "Provider" : by === "model" ? "Model" : "Client key"}</th>
+                <th scope="col">{by === "provider" ? "Provider" : by === "model" ? "Model" : by === "key" ? "Client key" : "Project"}</th>
                 <th scope="col" class="num">Requests</th>
                 <th scope="col" class="num">Errors</th>
                 <th scope="col" class="num hide-sm">Input</th>
@@ -201,7 +202,7 @@ function Breakdowns({ o }: { o: Overview }) {
             </thead>
             <tbody>
               {sorted.map((r) => {
-                const name = by === "key" ? r.name || r.group || "(no key)" : r.group || "(none)";
+                const name = by === "key" ? r.name || r.group || "(no key)" : by === "project" ? r.group || "(no project)" : r.group || "(none)";
                 return (
                   <tr key={r.group ?? "none"}>
                     <th scope="row" class="name-cell">

@@ -7,7 +7,7 @@ import { location, navigate } from "../lib/router.ts";
 import type { RequestRow } from "../lib/types.ts";
 import { Badge, Empty, ErrorBox, Field, Loading, PageHeader, onValue } from "../components/ui.tsx";
 
-type Filters = { provider: string; model: string; key: string; status: "" | "ok" | "error" };
+type Filters = { provider: string; model: string; key: string; project: string; status: "" | "ok" | "error" };
 type InFlight = { id: string; received_at: number | string; endpoint: string; client_key_id: string | null; seen: number };
 
 const MAX_ROWS = 500;
@@ -16,13 +16,14 @@ const ts = (t: number | string) => toDate(t)?.getTime() ?? 0;
 function filtersFromUrl(search: string): Filters {
   const q = new URLSearchParams(search);
   const status = q.get("status");
-  return { provider: q.get("provider") ?? "", model: q.get("model") ?? "", key: q.get("key") ?? "", status: status === "ok" || status === "error" ? status : "" };
+  return { provider: q.get("provider") ?? "", model: q.get("model") ?? "", key: q.get("key") ?? "", project: q.get("project") ?? "", status: status === "ok" || status === "error" ? status : "" };
 }
 
 function matches(row: RequestRow, f: Filters): boolean {
   if (f.provider && row.provider !== f.provider) return false;
   if (f.model && row.model !== f.model && row.upstream_model !== f.model) return false;
   if (f.key && row.client_key_id !== f.key) return false;
+  if (f.project && row.project !== f.project) return false;
   if (f.status && isOk(row.status) !== (f.status === "ok")) return false;
   return true;
 }
@@ -58,7 +59,7 @@ export function RequestsPage() {
 
   const fetchPage = (after: string | null) =>
     api.get<{ data: RequestRow[]; next_cursor: string | null }>(
-      `/api/requests${query({ limit: 100, cursor: after, provider: filters.provider, model: filters.model, key: filters.key, status: filters.status })}`,
+      `/api/requests${query({ limit: 100, cursor: after, provider: filters.provider, model: filters.model, key: filters.key, project: filters.project, status: filters.status })}`,
     );
 
   const load = async () => {
@@ -100,7 +101,7 @@ export function RequestsPage() {
       const f = filtersRef.current;
       if (m?.type === "started" && m.request?.id) {
         const r = m.request;
-        if (pausedRef.current || f.provider || f.model || f.status || (f.key && r.client_key_id !== f.key)) return;
+        if (pausedRef.current || f.provider || f.model || f.project || f.status || (f.key && r.client_key_id !== f.key)) return;
         setInflight((prev) => new Map(prev).set(r.id, { ...r, seen: Date.now() }));
       } else if (m?.type === "finished" && Array.isArray(m.requests)) {
         const done: RequestRow[] = m.requests;
@@ -160,11 +161,12 @@ export function RequestsPage() {
     navigate(`/requests${query(next)}`, { replace: true });
   };
 
+  const projects = useMemo(() => [...new Set(rows.map((r) => r.project).filter(Boolean) as string[])].sort(), [rows]);
   const models = useMemo(() => [...new Set(rows.flatMap((r) => [r.model, r.upstream_model]).filter(Boolean) as string[])].sort(), [rows]);
   const providers = useMemo(() => [...new Set([...providerIds.value, ...(rows.map((r) => r.provider).filter(Boolean) as string[])])].sort(), [rows, providerIds.value]);
   const keys = [...keyNames.value.entries()];
   const flying = [...inflight.values()].sort((a, b) => ts(b.received_at) - ts(a.received_at));
-  const hasFilters = !!(filters.provider || filters.model || filters.key || filters.status);
+  const hasFilters = !!(filters.provider || filters.model || filters.key || filters.project || filters.status);
   const live = liveStatus.value.state === "open";
 
   return (
@@ -190,7 +192,7 @@ export function RequestsPage() {
           </select>
         </Field>
         <Field label="Model">
-          <ModelFilter value={filters.model} models={models} onChange={(v) => setFilter({ model: v })} />
+          <TextFilter id="model-options" placeholder="Any model" value={filters.model} options={models} onChange={(v) => setFilter({ model: v })} />
         </Field>
         <Field label="Client key">
           <select value={filters.key} onChange={onValue((v) => setFilter({ key: v }))}>
@@ -202,6 +204,9 @@ export function RequestsPage() {
               </option>
             ))}
           </select>
+        </Field>
+        <Field label="Project">
+          <TextFilter id="project-options" placeholder="Any project" value={filters.project} options={projects} onChange={(v) => setFilter({ project: v })} />
         </Field>
         <Field label="Status">
           <select value={filters.status} onChange={onValue((v) => setFilter({ status: v as Filters["status"] }))}>
@@ -274,21 +279,22 @@ export function RequestsPage() {
   );
 }
 
-function ModelFilter({ value, models, onChange }: { value: string; models: string[]; onChange: (v: string) => void }) {
+/** A free-text filter with suggestions (values seen in the loaded rows), applied on change or Enter. */
+function TextFilter({ id, placeholder, value, options, onChange }: { id: string; placeholder: string; value: string; options: string[]; onChange: (v: string) => void }) {
   const [text, setText] = useState(value);
   useEffect(() => setText(value), [value]);
   return (
     <>
       <input
-        list="model-options"
-        placeholder="Any model"
+        list={id}
+        placeholder={placeholder}
         value={text}
         onInput={onValue(setText)}
         onChange={onValue((v) => onChange(v.trim()))}
         onKeyDown={(e) => e.key === "Enter" && onChange(text.trim())}
       />
-      <datalist id="model-options">
-        {models.map((m) => (
+      <datalist id={id}>
+        {options.map((m) => (
           <option key={m} value={m} />
         ))}
       </datalist>
