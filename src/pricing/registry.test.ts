@@ -228,7 +228,11 @@ describe("overrides", () => {
     expect(pricingOverridesSchema.parse({ "openai/gpt-4o": { input: 2.5, output: 10, cache_read: 1.25 } })).toEqual({ "openai/gpt-4o": { input: 2.5, output: 10, cache_read: 1.25 } });
     expect(pricingOverridesSchema.safeParse({ x: { input: 1 } }).success).toBe(false);
     expect(pricingOverridesSchema.safeParse({ x: { input: 1, output: 2, "cache-read": 1 } }).success).toBe(false);
-    expect(pricingOverridesSchema.safeParse({ x: { input: -1, output: 2 } }).success).toBe(false);
+    const negative = pricingOverridesSchema.safeParse({ x: { input: -1, output: 2 } });
+    expect(negative.error?.issues.map((i) => i.message)).toEqual([expect.stringContaining(">=0")]); // not also "per-token"
+    const huge = pricingOverridesSchema.safeParse({ x: { input: 1e9, output: 2 } });
+    expect(huge.error?.issues[0]?.message).toContain("over $100,000 per 1M tokens");
+    expect(pricingOverridesSchema.safeParse({ x: { input: 600, output: 0 } }).success).toBe(true);
     const perToken = pricingOverridesSchema.safeParse({ x: { input: 0.0000025, output: 0.00001 } });
     expect(perToken.success).toBe(false);
     expect(perToken.error?.issues[0]?.message).toContain("per 1M");

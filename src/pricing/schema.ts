@@ -125,7 +125,8 @@ export const apiJsonSchema = z.record(z.string(), z.unknown());
 const overridePrice = z
   .number()
   .nonnegative()
-  .refine((v) => v === 0 || v >= 0.0001, { message: "prices are USD per 1M tokens; this looks like a per-token price" });
+  .max(100_000, "prices are USD per 1M tokens; over $100,000 per 1M tokens is surely a mistake")
+  .refine((v) => v <= 0 || v >= 0.0001, { message: "prices are USD per 1M tokens; this looks like a per-token price" });
 
 export const pricingOverrideSchema = z.strictObject({
   input: overridePrice,

@@ -173,7 +173,7 @@ export function createPricingSource(options: PricingSourceOptions): PricingSourc
       }
     }
     loadedFrom = "empty";
-    log.warn("no pricing data yet: requests stay unpriced until models.dev is fetched", { source: options.source });
+    log.warn("no pricing data yet: requests stay unpriced until the pricing source is loaded", { source: options.source });
     return PricingRegistry.empty({ overrides });
   }
 

@@ -128,6 +128,10 @@ export async function runDialect<P extends ParsedInbound>(
     } catch (e) {
       if (e instanceof GatewayError) {
         const mapped = dialect.upstreamError(e.last.toInfo(), e.last.provider);
+        // The row names the target of the last call, as a success does (its rollups and metrics group by it).
+        const lastCall = e.attempts.at(-1);
+        const target = lastCall && route.targets.find((t) => t.label === lastCall.target);
+        if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
         trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders, "x-request-id": trace.id } });

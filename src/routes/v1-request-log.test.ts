@@ -101,6 +101,7 @@ describe("request log rows", () => {
     expect(row.status).toBe(502);
     expect(res.headers.get("x-request-id")).toBe(row.id);
     expect(row.error_class).toBe("authentication");
+    expect([row.provider, row.provider_type, row.upstream_model]).toEqual(["oa", "openai", "gpt-4o"]); // grouped like a success
     expect(row.error_message).not.toContain("sk-log-test");
     expect(JSON.parse(row.attempts)[0]).toMatchObject({ ok: false, status: 401, errorClass: "authentication" });
   });
