@@ -156,8 +156,9 @@ export async function openChat(
           return { target, attempts, events: prepend(first!.done ? [] : [first!.value], opened.events) };
         } catch (e) {
           if (input.signal.aborted) {
-            // The client left while this call was in flight: the provider may bill it, so it is an attempt.
-            attempts.push({ target: target.label, keyIndex, ok: false, errorClass: "client_disconnected", durationMs: Math.round(performance.now() - started) });
+            // The request ended (its client left, or the gateway is closing) while this call was in
+            // flight: the provider may bill it, so it is an attempt, cancelled.
+            attempts.push({ target: target.label, keyIndex, ok: false, errorClass: "cancelled", durationMs: Math.round(performance.now() - started) });
             throw input.signal.reason ?? e;
           }
           const error =

@@ -72,7 +72,7 @@ test("metrics render valid Prometheus text with counters, histograms and gauges"
   expect(text).toContain('llm_proxy_cost_usd_total{provider="oa",model="gpt-4o"} 0.0000015');
   expect(text).toContain('llm_proxy_upstream_errors_total{provider="oa",error_class="upstream_5xx"} 1');
   const left = new Metrics();
-  left.observe(row({ status: 499, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: false, errorClass: "client_disconnected" }]) }));
+  left.observe(row({ status: 499, attempts: JSON.stringify([{ target: "oa/gpt-4o", ok: false, errorClass: "cancelled" }]) }));
   expect(left.render()).not.toContain("llm_proxy_upstream_errors_total{"); // a client that left is not an upstream error
   left.observe(row({ status: 499, cost_pico: null, usage_estimated: 1 })); // tokens and no price: counted, never a silent $0
   left.observe(row({ status: 502, cost_pico: null }));
@@ -105,7 +105,7 @@ test("provider health follows traffic: healthy, degraded, down, and change event
   t.observe(attempt(true));
   expect(t.health("oa").status).toBe("healthy");
   t.observe(attempt(false, "bad_request")); // the client's fault: ignored
-  t.observe(attempt(false, "client_disconnected")); // the client left mid-call: ignored
+  t.observe(attempt(false, "cancelled")); // the request ended mid-call (its client left): ignored
   expect(t.health("oa").errors).toBe(0);
   t.observe(attempt(false, "upstream_5xx"));
   t.observe(attempt(false, "upstream_5xx"));

@@ -112,7 +112,7 @@ export class Metrics {
         const a = list[i]!;
         if (a.ok && i === 0) continue;
         const p = labelProvider(a.target);
-        if (!a.ok && a.errorClass !== "client_disconnected") this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
+        if (!a.ok && a.errorClass !== "cancelled") this.upstreamErrors.inc({ provider: p, error_class: a.errorClass ?? "unknown" });
         if (i > 0) this.retries.inc({ provider: p });
       }
     }

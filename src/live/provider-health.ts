@@ -64,7 +64,7 @@ class SampleRing {
   }
 }
 
-const CLIENT_FAULTS = new Set(["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found", "client_disconnected"]);
+const CLIENT_FAULTS = new Set(["bad_request", "context_length", "content_filter", "unsupported_input", "model_not_found", "cancelled"]);
 
 export class ProviderHealthTracker {
   private samples = new Map<string, SampleRing>();

@@ -139,9 +139,9 @@ export async function runDialect<P extends ParsedInbound>(
       if (signal.aborted) {
         // The row names the target whose call was in flight (it may be billed), so it can be priced.
         const inFlight = trace.attempts.at(-1);
-        const target = inFlight?.errorClass === "client_disconnected" ? route.targets.find((t) => t.label === inFlight.target) : undefined;
+        const target = inFlight?.errorClass === "cancelled" ? route.targets.find((t) => t.label === inFlight.target) : undefined;
         if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
-        trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
+        trace.finish({ ...cutOff(deps), usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
         return new Response(null, { status: 499, headers: BASE_SECURITY_HEADERS });
       }
       throw e;
@@ -164,7 +164,7 @@ export async function runDialect<P extends ParsedInbound>(
           }
         } catch (e) {
           const partial = acc.result();
-          trace.finish({ status: 499, errorClass: "client_disconnected", usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text) });
+          trace.finish({ ...cutOff(deps), usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text) });
           throw e;
         }
         result = acc.result();
@@ -257,11 +257,11 @@ function streamBody<P extends ParsedInbound>(
       } finally {
         clearInterval(keepalive);
         const result = acc.result();
-        const gone = clientGone || signal.aborted;
+        const gone = clientGone || signal.aborted ? cutOff(deps) : undefined;
         trace.finish({
-          status: gone ? 499 : (failure?.status ?? 200),
-          errorClass: gone ? "client_disconnected" : failure?.errorClass,
-          errorMessage: gone ? undefined : failure?.message,
+          status: gone ? gone.status : (failure?.status ?? 200),
+          errorClass: gone ? gone.errorClass : failure?.errorClass,
+          errorMessage: gone ? gone.errorMessage : failure?.message,
           usage: gone ? usageOrEstimate(result.usage, promptTextOf(messages), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
           bodies: storeBodies ? { request: call.body, response: result } : undefined,
         });
@@ -277,6 +277,16 @@ function streamBody<P extends ParsedInbound>(
     },
   });
   return sseBody;
+}
+
+/**
+ * How a request whose connection closed before it was done ends in the log: the client left (499),
+ * or the gateway closed it when its shutdown grace period ran out (503).
+ */
+function cutOff(deps: V1Deps): { status: number; errorClass: string; errorMessage?: string } {
+  return deps.lifecycle?.closing
+    ? { status: 503, errorClass: "server_shutdown", errorMessage: "closed by the gateway when its shutdown grace period ended" }
+    : { status: 499, errorClass: "client_disconnected" };
 }
 
 /** The reply: its headers copied from a prebuilt Headers (cheaper than from an object), then this request's. */

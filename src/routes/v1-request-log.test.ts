@@ -157,7 +157,7 @@ describe("request log rows", () => {
     await Bun.sleep(500); // the upstream call ends (aborted) and the row is recorded
     const row = (await rows()).filter((r) => r.user_agent === "leaver/1.0").at(-1);
     expect(row).toMatchObject({ status: 499, error_class: "client_disconnected", stream: 0, provider: "oa", provider_type: "openai", upstream_model: "gpt-4o", usage_estimated: 1 });
-    expect(JSON.parse(row.attempts)).toEqual([expect.objectContaining({ target: "oa/gpt-4o", ok: false, errorClass: "client_disconnected" })]);
+    expect(JSON.parse(row.attempts)).toEqual([expect.objectContaining({ target: "oa/gpt-4o", ok: false, errorClass: "cancelled" })]);
     expect(row.input_tokens).toBeGreaterThan(0);
     expect(row.cost_pico).toBeGreaterThan(0);
     const health = await (await fetch(`${gw.base}/healthz`)).text();
@@ -241,6 +241,51 @@ test("shutdown under load loses no row: N concurrent requests, SIGTERM, N rows",
   const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
   expect(requestsTable(db).query("SELECT count(*) AS n FROM requests WHERE status = 200").get()).toEqual({ n: N });
   db.close();
+});
+
+test("requests cut off when the shutdown grace period ends are logged as server_shutdown (503), not as clients that left", async () => {
+  let calls = 0;
+  const hanging = startMockUpstream(async (req) => {
+    calls++;
+    if (!req.body.stream) return new Promise<Response>(() => {}); // never answers
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(enc.encode(chunk("Still thinking about ")));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  });
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "llm-proxy.toml"), `[[providers]]\nid = "oa"\ntype = "openai"\nbase_url = "${hanging.url}/v1"\napi_key = "sk-x"\n`);
+  const key = (await runCli(["keys", "create", "--name", "cut", "--data-dir", dir])).stdout.trim().split("\n").at(-1)!;
+  const server = await startCliServer({ args: ["--data-dir", dir], env: { LLM_PROXY_ENCRYPTION_KEY: "ef".repeat(32), LLM_PROXY_SHUTDOWN_GRACE_MS: "300" } });
+  try {
+    const send = (stream: boolean) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oa/gpt-4o", stream, messages: [{ role: "user", content: "a long question" }] }),
+      });
+    const streamed = await send(true);
+    await streamed.body!.getReader().read(); // the first chunk arrived: the stream is under way
+    const waiting = send(false).catch(() => undefined);
+    for (let i = 0; i < 100 && calls < 2; i++) await Bun.sleep(10);
+    server.proc.kill("SIGTERM");
+    expect(await server.proc.exited).toBe(0);
+    await waiting;
+  } finally {
+    hanging.stop();
+    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
+  }
+  const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
+  const logged = requestsTable(db).query("SELECT status, error_class, stream, usage_estimated, provider FROM requests ORDER BY stream").all();
+  db.close();
+  expect(logged).toEqual([
+    { status: 503, error_class: "server_shutdown", stream: 0, usage_estimated: 1, provider: "oa" },
+    { status: 503, error_class: "server_shutdown", stream: 1, usage_estimated: 1, provider: "oa" },
+  ]);
 });
 
 test("unpriced models are explicit; `costs recompute` prices them after an override is added, rollups included", async () => {

@@ -23,6 +23,11 @@ export type V1Deps = {
   recorder?: Recorder;
   /** Key policy (expiry, allowed models), budgets and rate limits. */
   governance: Governance;
+  /**
+   * `closing` is set when the shutdown grace period is over and the gateway closes the connections
+   * still open: requests cut off then are logged as `server_shutdown` (503), not as clients that left.
+   */
+  lifecycle?: { closing: boolean };
 };
 
 /**

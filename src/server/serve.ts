@@ -92,7 +92,7 @@ export async function startServer(
   // WAL checkpoints on their own thread, so a commit of the request log never stalls on one.
   const checkpointer = startCheckpointer(db.file, { log });
 
-  const state = { draining: false, startedAt: Date.now() };
+  const state = { draining: false, closing: false, startedAt: Date.now() };
   const assets = lazyStaticAssets();
   // Pricing never waits on the network: the cached copy (or the embedded snapshot) serves at once,
   // and the models.dev refresh runs in the background.
@@ -148,6 +148,7 @@ export async function startServer(
   // The admin API reads a key's spend with `ledger.spend(keyId)` → { today, month, total, reserved } (pico-USD).
   const ledger = new InMemoryBudgetLedger((periods) => requestLog.spendByKey(periods), options.clock);
   const v1 = {
+    lifecycle: state,
     router,
     verifier: new ClientKeyVerifier(db.db, db.sqlite),
     gateway: {
@@ -275,6 +276,7 @@ export async function startServer(
       const timer = new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref());
       if (!(await Promise.race([drained, timer]))) {
         log.warn("grace period over; closing remaining connections");
+        state.closing = true; // their rows say server_shutdown (see V1Deps.lifecycle)
         await server.stop(true);
       }
       // Requests cut off above record their rows asynchronously; the recorder waits for them.
