@@ -48,6 +48,13 @@ export type ProviderView = {
 };
 
 const last4 = (key: string) => key.slice(-4);
+/**
+ * A provider's extra headers as the API shows them: names, and each value masked to its last 4
+ * characters (whole values of 8 or fewer are hidden). Headers often carry credentials under any
+ * name (Azure's `api-key`, `Ocp-Apim-Subscription-Key`), so no value is shown whole.
+ */
+export const maskedHeaders = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.length > 8 ? `…${last4(value)}` : "…"]));
 const aad = (id: string) => `provider:${id}`;
 
 /**
@@ -102,7 +109,7 @@ export class ProviderStore {
       type: p.type,
       base_url: p.baseUrl ?? null,
       models: p.models ?? null,
-      headers: p.headers,
+      headers: maskedHeaders(p.headers),
       pricing_provider: p.pricingProvider ?? null,
       enabled: true,
       api_keys: p.apiKeys.map((k) => ({ last4: last4(k.value) })),
@@ -114,7 +121,7 @@ export class ProviderStore {
       type: row.type,
       base_url: row.baseUrl,
       models: row.models ? JSON.parse(row.models) : null,
-      headers: row.headers ? JSON.parse(row.headers) : {},
+      headers: maskedHeaders(row.headers ? JSON.parse(row.headers) : {}),
       pricing_provider: row.pricingProvider,
       enabled: row.enabled,
       api_keys: (row.apiKeysLast4 ? (JSON.parse(row.apiKeysLast4) as string[]) : []).map((l) => ({ last4: l })),

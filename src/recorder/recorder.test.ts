@@ -473,6 +473,19 @@ describe("recorder", () => {
     expect(redactBody({ headers: { Authorization: "Bearer x" } })).toEqual({ headers: { Authorization: "[redacted]" } });
     h.close();
   });
+
+  test("stored bodies: every secret-looking name is redacted, by words (token counts and cache keys are kept), and nothing past the depth limit is kept", () => {
+    const secrets = ["api_key", "apiKey", "x-api-key", "x-goog-api-key", "openai_api_key", "client_secret", "access_token", "secret_key", "private_key", "passwd", "password", "cookie", "Cookie", "pass", "secret_token", "authorization", "refresh_token", "credentials", "key", "auth", "API_KEYS", "aws.secretAccessKey"];
+    const kept = ["max_tokens", "prompt_tokens", "max_completion_tokens", "prompt_cache_key", "idempotency_key", "keyIndex", "author", "passage", "tokenizer", "input_tokens_details", "keys_seen"];
+    const body: Record<string, unknown> = {};
+    for (const name of [...secrets, ...kept]) body[name] = "VALUE";
+    const out = redactBody({ metadata: body }) as { metadata: Record<string, unknown> };
+    expect(secrets.filter((n) => out.metadata[n] !== "[redacted]")).toEqual([]);
+    expect(kept.filter((n) => out.metadata[n] !== "VALUE")).toEqual([]);
+    let deep: Record<string, unknown> = { password: "hunter2" };
+    for (let i = 0; i < 30; i++) deep = { level: deep };
+    expect(JSON.stringify(redactBody(deep))).not.toContain("hunter2");
+  });
 });
 
 describe("store", () => {

@@ -81,14 +81,39 @@ export type RecorderOptions = {
   onWritten?: (rows: () => RowFacts[]) => void;
 };
 
-const SECRET_KEYS = /^(authorization|api[_-]?key|x-api-key|password|secret|token)$/i;
+/** Words that make a field's name secret wherever they appear in it. */
+const SECRET_WORDS = new Set(["secret", "secrets", "password", "passwords", "passwd", "passphrase", "pwd", "token", "authorization", "cookie", "cookies", "credential", "credentials", "apikey", "privatekey", "secretkey", "accesskey"]);
+/** `key` is secret after these words (`api_key`, `x-goog-api-key`, `private_key`), not after others (`prompt_cache_key`). */
+const KEY_QUALIFIERS = new Set(["api", "private", "secret", "access", "client", "signing", "encryption", "master", "session", "auth", "account", "service"]);
+/** Secret only as the whole name: `{"key": …}`, `{"pass": …}`, `{"auth": …}`. */
+const SECRET_NAMES = new Set(["key", "pass", "auth"]);
+
+/**
+ * Whether a field's name looks like it holds a secret: its words (camelCase, snake_case,
+ * kebab-case and dotted names split) include one of SECRET_WORDS, or `key(s)` after a qualifier
+ * like `api` or `private`. By words, not substrings: `max_tokens` and `prompt_cache_key` are kept.
+ */
+export function isSecretName(name: string): boolean {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  if (words.length === 1 && SECRET_NAMES.has(words[0]!)) return true;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (SECRET_WORDS.has(w)) return true;
+    if ((w === "key" || w === "keys") && i > 0 && KEY_QUALIFIERS.has(words[i - 1]!)) return true;
+  }
+  return false;
+}
+
+/** How deep a stored body is copied; anything deeper is replaced (it could hold a secret). */
+const MAX_BODY_DEPTH = 20;
 
 /** Deep copy of a body with secret-looking fields replaced (for stored request/response bodies). */
 export function redactBody(value: unknown, depth = 0): unknown {
-  if (depth > 20 || value === null || typeof value !== "object") return value;
+  if (value === null || typeof value !== "object") return value;
+  if (depth > MAX_BODY_DEPTH) return "[redacted: nested too deep]";
   if (Array.isArray(value)) return value.map((v) => redactBody(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.test(k) ? "[redacted]" : redactBody(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) ? "[redacted]" : redactBody(v, depth + 1);
   return out;
 }
 

@@ -29,11 +29,12 @@ const ask = (model: string) => gw.client.chat.completions.create({ model, messag
 
 describe("dashboard API", () => {
   test("a managed provider with a sealed key serves traffic at once; keys never come back", async () => {
-    const created = await api("/api/providers", { method: "POST", body: JSON.stringify({ id: "house", type: "openai-compatible", base_url: `${upstream.url}/v1`, api_keys: ["sk-house-SECRET-42"], models: ["house-7b"] }) });
+    const created = await api("/api/providers", { method: "POST", body: JSON.stringify({ id: "house", type: "openai-compatible", base_url: `${upstream.url}/v1`, api_keys: ["sk-house-SECRET-42"], models: ["house-7b"], headers: { "api-key": "AZURE-HEADER-SECRET-123456", "x-tier": "gold" } }) });
     expect(created.status).toBe(200);
-    expect(await created.json()).toMatchObject({ id: "house", api_keys: [{ last4: "T-42" }], read_only: false });
+    expect(await created.json()).toMatchObject({ id: "house", api_keys: [{ last4: "T-42" }], headers: { "api-key": "…3456", "x-tier": "…" }, read_only: false });
     expect((await ask("house/house-7b")).choices[0]!.message.content).toBe("hi");
     expect(upstream.requests.at(-1)!.headers.get("authorization")).toBe("Bearer sk-house-SECRET-42");
+    expect(upstream.requests.at(-1)!.headers.get("api-key")).toBe("AZURE-HEADER-SECRET-123456"); // sent whole, shown masked
     const list = await (await api("/api/providers")).json();
     expect(list.data.map((p: any) => p.id)).toEqual(["oa", "house"]);
     expect(JSON.stringify(list)).not.toContain("SECRET");
