@@ -6,6 +6,7 @@ import type { ChatRequest, ChatResult, ProviderErrorInfo, StreamEvent, Warning }
 import { ClientError } from "../errors.ts";
 import { GovernanceError } from "../governance/governance.ts";
 import { GovernedTrace } from "../governance/trace.ts";
+import type { RequestRecord } from "../recorder/recorder.ts";
 import { usageOrEstimate } from "../recorder/trace.ts";
 import { randomBase64Url } from "../recorder/random.ts";
 import { BASE_SECURITY_HEADERS } from "../server/security-headers.ts";
@@ -132,7 +133,7 @@ export async function runDialect<P extends ParsedInbound>(
         const lastCall = e.attempts.at(-1);
         const target = lastCall && route.targets.find((t) => t.label === lastCall.target);
         if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
-        trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider });
+        trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider, bodies: storedBodies(storeBodies, body, mapped.body) });
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders, "x-request-id": trace.id } });
       }
@@ -141,7 +142,7 @@ export async function runDialect<P extends ParsedInbound>(
         const inFlight = trace.attempts.at(-1);
         const target = inFlight?.errorClass === "cancelled" ? route.targets.find((t) => t.label === inFlight.target) : undefined;
         if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
-        trace.finish({ ...cutOff(deps), usage: usageOrEstimate(undefined, promptTextOf(messages), "") });
+        trace.finish({ ...cutOff(deps), usage: usageOrEstimate(undefined, promptTextOf(messages), ""), bodies: storedBodies(storeBodies, body) });
         return new Response(null, { status: 499, headers: BASE_SECURITY_HEADERS });
       }
       throw e;
@@ -164,7 +165,7 @@ export async function runDialect<P extends ParsedInbound>(
           }
         } catch (e) {
           const partial = acc.result();
-          trace.finish({ ...cutOff(deps), usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text) });
+          trace.finish({ ...cutOff(deps), usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text), bodies: storedBodies(storeBodies, body) });
           throw e;
         }
         result = acc.result();
@@ -193,13 +194,13 @@ export async function runDialect<P extends ParsedInbound>(
     return reply(sseBody, SSE_REPLY_HEADERS, target, trace, limitHeaders);
   } catch (e) {
     if (e instanceof ClientError) {
-      trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message });
+      trace.finish({ status: e.status, errorClass: e instanceof GovernanceError ? e.errorClass : "invalid_request", errorMessage: e.message, bodies: storedBodies(storeBodies, body, e.toBody()) });
       e.headers["x-request-id"] = trace.id; // the id of its log row, as on every reply
       // Refusals before admission still report the key's rate-limit state (not for a refused key).
       if (e.status !== 401 && !Object.keys(e.headers).some((h) => h.startsWith("x-ratelimit-"))) {
         Object.assign(e.headers, limitHeaders ?? (await governance.peekHeaders(identity).catch(() => ({}))));
       }
-    } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message });
+    } else trace.finish({ status: 500, errorClass: "internal", errorMessage: (e as Error)?.message, bodies: storedBodies(storeBodies, body) });
     throw e;
   }
 }
@@ -263,7 +264,7 @@ function streamBody<P extends ParsedInbound>(
           errorClass: gone ? gone.errorClass : failure?.errorClass,
           errorMessage: gone ? gone.errorMessage : failure?.message,
           usage: gone ? usageOrEstimate(result.usage, promptTextOf(messages), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
-          bodies: storeBodies ? { request: call.body, response: result } : undefined,
+          bodies: storeBodies ? { request: call.body, response: streamedReply(dialect, result, ctx) } : undefined,
         });
         try {
           controller.close();
@@ -277,6 +278,26 @@ function streamBody<P extends ParsedInbound>(
     },
   });
   return sseBody;
+}
+
+/**
+ * A streamed reply as it is stored: the non-streaming reply of the caller's API that carries the
+ * same content (what the client assembled from the events), not the gateway's internal result.
+ */
+function streamedReply<P extends ParsedInbound>(dialect: Dialect<P>, result: ChatResult, ctx: DialectContext<P>): unknown {
+  try {
+    return dialect.complete(result, ctx);
+  } catch {
+    return result;
+  }
+}
+
+/**
+ * The bodies to store for a request that did not succeed (when body logging is on and the request
+ * body was read): the request, and the error the gateway answered with (OpenAI's shape), if any.
+ */
+function storedBodies(on: boolean, request: unknown, response?: unknown): RequestRecord["bodies"] {
+  return on && request !== undefined ? { request, ...(response !== undefined ? { response } : {}) } : undefined;
 }
 
 /**

@@ -387,6 +387,28 @@ describe("key policy", () => {
     const [row] = await rowsOf(gw, id, 1);
     const stored = query<{ request_gz: Uint8Array<ArrayBuffer> }>(gw, "SELECT request_gz FROM request_bodies WHERE id = ?", row.id);
     expect(new TextDecoder().decode(Bun.gunzipSync(stored[0]!.request_gz))).toContain("keep me");
+
+    // Failures keep their bodies too (the request, and the error the gateway answered with)...
+    expect((await post(gw, key, { model: "no-such-model", messages: [{ role: "user", content: "unknown model" }] })).status).toBe(404);
+    handler = () => Response.json({ error: { message: "boom", type: "server_error" } }, { status: 500 });
+    expect((await post(gw, key, { model: "oa/gpt-4o-mini", messages: [{ role: "user", content: "upstream fails" }] })).status).toBe(502);
+    // ...and a stream's stored reply is the caller's API's whole reply, not the gateway's internals.
+    handler = () =>
+      new Response(chunk({ role: "assistant", content: "forty-two" }) + chunk({}, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }) + chunk({}, { choices: [], usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 } }) + "data: [DONE]\n\n", {
+        headers: { "content-type": "text/event-stream" },
+      });
+    await (await post(gw, key, { model: "oa/gpt-4o-mini", stream: true, messages: [{ role: "user", content: "stream me" }] })).text();
+    const rows = await rowsOf(gw, id, 4);
+    const bodies = (rowId: string) => {
+      const [b] = query<{ request_gz: Uint8Array<ArrayBuffer>; response_gz: Uint8Array<ArrayBuffer> | null }>(gw, "SELECT request_gz, response_gz FROM request_bodies WHERE id = ?", rowId);
+      const text = (gz: Uint8Array<ArrayBuffer> | null | undefined) => (gz ? JSON.parse(new TextDecoder().decode(Bun.gunzipSync(gz))) : null);
+      return { request: text(b?.request_gz), response: text(b?.response_gz) };
+    };
+    const [, unknown, failed, streamed] = rows;
+    expect([unknown.status, failed.status, streamed.status]).toEqual([404, 502, 200]);
+    expect(bodies(unknown.id)).toMatchObject({ request: { model: "no-such-model" }, response: { error: { code: "model_not_found" } } });
+    expect(bodies(failed.id)).toMatchObject({ request: { messages: [{ content: "upstream fails" }] }, response: { error: { type: "upstream_error" } } });
+    expect(bodies(streamed.id).response).toMatchObject({ object: "chat.completion", choices: [{ message: { role: "assistant", content: "forty-two" }, finish_reason: "stop" }] });
   });
 
   test("models outside the allowlist get 403 model_not_allowed; a bare name allows provider/model; /v1/models lists only allowed ones", async () => {
