@@ -25,6 +25,7 @@ export function liveRequest(row: RowFacts) {
     cached_tokens: row.cached_tokens,
     output_tokens: row.output_tokens,
     reasoning_tokens: row.reasoning_tokens,
+    usage_estimated: row.usage_estimated === 1,
     cost_usd: row.cost_pico === null ? null : Number(row.cost_pico) / 1e12,
     latency_ms: row.latency_ms,
     ttfb_ms: row.ttfb_ms,

@@ -23,6 +23,16 @@ function trim(s: string): string {
 }
 
 /**
+ * Whether a request without a cost is unpriced (the provider may bill it and no price is known) or
+ * simply cost nothing (it failed, or no tokens were used). The server's rule (`isUnpriced` in
+ * request-log.ts): tokens, and a success or a client that left mid-call (499).
+ */
+export function isUnpricedRow(r: { cost_usd: number | null; status: number | string; input_tokens: number | null; output_tokens: number | null }): boolean {
+  const status = Number(r.status);
+  return r.cost_usd === null && (r.input_tokens !== null || r.output_tokens !== null) && (status < 400 || status === 499);
+}
+
+/**
  * US dollars with enough precision for per-request costs ($0.000125) without noise on large ones.
  * `null` means unpriced, which is never shown as $0.
  */

@@ -57,6 +57,8 @@ export type RequestRow = {
   cached_tokens: number | null;
   output_tokens: number | null;
   reasoning_tokens: number | null;
+  /** Token counts estimated by the gateway (the upstream reported none). */
+  usage_estimated?: boolean | number;
   cost_usd: number | null;
   latency_ms: number | null;
   ttfb_ms: number | null;

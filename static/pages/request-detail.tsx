@@ -1,6 +1,6 @@
 import { useEffect } from "preact/hooks";
 import { api } from "../lib/api.ts";
-import { dateTime, int, ms, picoToUsd, toDate, usd } from "../lib/format.ts";
+import { dateTime, int, isUnpricedRow, ms, picoToUsd, toDate, usd } from "../lib/format.ts";
 import { keyLabel, loadKeyNames } from "../lib/lookups.ts";
 import type { RequestDetail } from "../lib/types.ts";
 import { Badge, Card, Empty, ErrorBox, JsonBlock, Loading, PageHeader, useLoad } from "../components/ui.tsx";
@@ -65,7 +65,7 @@ function Detail({ d }: { d: RequestDetail }) {
             {finished && received ? <span class="muted"> · finished {dateTime(finished)}</span> : null}
           </dd>
           <dt>Cost</dt>
-          <dd data-testid="request-cost">{r.cost_usd === null ? <span class="unpriced">unpriced</span> : usd(r.cost_usd)}</dd>
+          <dd data-testid="request-cost">{r.cost_usd !== null ? usd(r.cost_usd) : isUnpricedRow(r) ? <span class="unpriced">unpriced</span> : "none"}</dd>
           <dt>Client</dt>
           <dd class="small">
             {r.client_ip ?? "–"}
@@ -181,6 +181,10 @@ function Detail({ d }: { d: RequestDetail }) {
               </ul>
             ) : null}
           </>
+        ) : !isUnpricedRow(r) ? (
+          <p class="muted" data-testid="no-cost">
+            No cost: {Number(r.status) >= 400 ? "the request failed, and failed calls are not billed." : "no tokens were used."}
+          </p>
         ) : (
           <>
             <p>

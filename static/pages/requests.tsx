@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorMessage, query } from "../lib/api.ts";
-import { int, isOk, ms, time, toDate, usd } from "../lib/format.ts";
+import { DASH, int, isOk, isUnpricedRow, ms, time, toDate, usd } from "../lib/format.ts";
 import { liveStatus, subscribe } from "../lib/live.ts";
 import { keyLabel, keyNames, loadKeyNames, loadProviderIds, providerIds } from "../lib/lookups.ts";
 import { location, navigate } from "../lib/router.ts";
@@ -337,9 +337,14 @@ function RequestTr({ r, fresh }: { r: RequestRow; fresh: boolean }) {
       <td class="hide-sm">{keyLabel(r.client_key_id)}</td>
       <td class="c-tokens num">
         {int(r.input_tokens)} / {int(r.output_tokens)}
+        {!!r.usage_estimated && (
+          <span class="muted" title="Estimated by the gateway: the upstream reported no usage">
+            ~
+          </span>
+        )}
         {!!r.cached_tokens && <div class="muted small">{int(r.cached_tokens)} cached</div>}
       </td>
-      <td class="c-cost num">{r.cost_usd === null ? <span class="unpriced">unpriced</span> : usd(r.cost_usd)}</td>
+      <td class="c-cost num">{r.cost_usd !== null ? usd(r.cost_usd) : isUnpricedRow(r) ? <span class="unpriced">unpriced</span> : DASH}</td>
       <td class="num hide-sm nowrap">{ms(r.latency_ms)}</td>
       <td class="num hide-sm nowrap">{ms(r.ttfb_ms)}</td>
     </tr>
