@@ -317,8 +317,8 @@ export function logRowOf(r: RequestRow): LogRow {
  * values again under `e:` (`e:k:<key>`...), so "this key's errors" reads only chunks that hold one.
  */
 class ChunkTerms {
-  private readonly values = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
-  private readonly errorValues = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
+  private readonly values = TERM_KINDS.map(() => new Set<string>());
+  private readonly errorValues = TERM_KINDS.map(() => new Set<string>());
   private errors = false;
   private ok = false;
 
@@ -329,6 +329,7 @@ class ChunkTerms {
     if (r.requested_model !== null) sets[1]!.add(r.requested_model);
     if (r.client_key_id !== null) sets[2]!.add(r.client_key_id);
     if (r.project !== null) sets[3]!.add(r.project);
+    if (r.upstream_model !== null && r.upstream_model !== r.requested_model) sets[4]!.add(r.upstream_model);
     if (error) this.errors = true;
     else this.ok = true;
   }
@@ -347,8 +348,11 @@ class ChunkTerms {
   }
 }
 
-/** Term prefixes: provider, requested model, client key, project. */
-const TERM_KINDS = ["p:", "m:", "k:", "j:"] as const;
+/**
+ * Term prefixes: provider, requested model, client key, project, and the upstream model when it is
+ * not the requested one (chunks written before it was added have no `u:` terms).
+ */
+const TERM_KINDS = ["p:", "m:", "k:", "j:", "u:"] as const;
 
 type UnpricedFacts = Pick<RowFacts, "cost_pico" | "status" | "input_tokens" | "output_tokens" | "received_at">;
 
@@ -561,7 +565,8 @@ export class RequestLogStore {
     const errors = filter.status === "error" ? "e:" : "";
     const terms: string[] = [];
     if (filter.provider) terms.push(errors + "p:" + filter.provider);
-    if (filter.model) terms.push(errors + "m:" + filter.model);
+    // A model is the one the client asked for or the one that answered (the overview groups by the latter).
+    if (filter.model) where.push("EXISTS (SELECT 1 FROM request_chunk_terms t WHERE t.chunk = c.id AND t.term IN (?, ?))"), args.push(errors + "m:" + filter.model, errors + "u:" + filter.model);
     if (filter.clientKeyId) terms.push(errors + "k:" + filter.clientKeyId);
     if (filter.project) terms.push(errors + "j:" + filter.project);
     if (filter.status === "ok") terms.push("o");
@@ -572,7 +577,7 @@ export class RequestLogStore {
       (upper === undefined || r.id < upper) &&
       (lower === undefined || r.id >= lower) &&
       (!filter.provider || r.provider === filter.provider) &&
-      (!filter.model || r.requested_model === filter.model) &&
+      (!filter.model || r.requested_model === filter.model || r.upstream_model === filter.model) &&
       (!filter.clientKeyId || r.client_key_id === filter.clientKeyId) &&
       (!filter.project || r.project === filter.project) &&
       (filter.status !== "ok" || r.status < 400) &&

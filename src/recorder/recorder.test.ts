@@ -489,6 +489,22 @@ describe("recorder", () => {
 });
 
 describe("store", () => {
+  test("a model filter finds the model the client asked for and the model that answered", () => {
+    const { h, recorder, store } = setup();
+    const base = Date.now() - 60_000;
+    for (let i = 0; i < 300; i++) recorder.record(record(i, base + i), false); // requested gpt-4o or smart; answered gpt-4o or deepseek-chat
+    recorder.flush();
+    const count = (model: string) => store.list({ model, limit: 1000 }).rows.length;
+    const expected = (pred: (i: number) => boolean) => Array.from({ length: 300 }, (_, i) => i).filter(pred).length;
+    expect(count("deepseek-chat")).toBe(expected((i) => i % 3 === 0)); // only ever the answering model
+    expect(count("smart")).toBe(expected((i) => i % 2 === 0)); // only ever the requested one
+    expect(count("gpt-4o")).toBe(expected((i) => i % 2 === 1 || i % 3 !== 0));
+    const failed = store.list({ model: "deepseek-chat", status: "error", limit: 1000 }).rows;
+    expect(failed.length).toBe(expected((i) => i % 30 === 0));
+    expect(failed.every((r) => r.status >= 400 && r.upstream_model === "deepseek-chat")).toBe(true);
+    h.close();
+  });
+
   test("cursor pagination and filters walk newest first without gaps or repeats", () => {
     const { h, recorder, store } = setup();
     const base = Date.now() - 3_600_000;

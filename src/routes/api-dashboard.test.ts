@@ -84,6 +84,7 @@ describe("dashboard API", () => {
     expect(overview.by_project.reduce((a: number, p: any) => a + p.requests, 0)).toBe(overview.totals.requests);
     const list = await (await api("/api/requests?project=apollo")).json();
     expect(list.data.map((r: any) => [r.id, r.project])).toEqual([[tagged.response.headers.get("x-request-id"), "apollo"]]);
+    expect((await api("/api/requests?status=bogus")).status).toBe(400);
     for (const path of ["/api/requests?since=5", "/api/requests?since=yesterday"]) {
       const bad = await api(path);
       expect(bad.status).toBe(400);

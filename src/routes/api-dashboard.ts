@@ -98,6 +98,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       };
     })
     .get("/api/requests", ({ query }) => {
+      if (query.status && query.status !== "ok" && query.status !== "error") throw new ClientError(400, "status must be ok or error", "invalid_request_error", "status");
       const status = query.status === "ok" || query.status === "error" ? query.status : undefined;
       const page = store.list({
         cursor: query.cursor || undefined,
