@@ -18,15 +18,26 @@ export function addInto(target: number[], source: readonly number[]): number[] {
   return target;
 }
 
-/** Upper bound (ms) of the bucket holding quantile q; null without samples; the last bucket reports its lower bound. */
+/**
+ * Quantile q (ms) of a histogram, interpolated linearly inside the bucket that holds it (as
+ * Prometheus' histogram_quantile does): samples are assumed spread evenly between the bucket's
+ * bounds, so a p50 of requests that took 1.2–1.3 s reads about 1.5 s (bucket 1–2.5 s), not 2.5 s.
+ * Null without samples; in the last, open bucket, its lower bound.
+ */
 export function percentile(hist: readonly number[], q: number): number | null {
   const total = hist.reduce((a, b) => a + b, 0);
   if (!total) return null;
-  const rank = Math.max(1, Math.ceil(q * total));
+  const rank = Math.min(Math.max(q, 0), 1) * total;
   let seen = 0;
   for (let i = 0; i < hist.length; i++) {
-    seen += hist[i]!;
-    if (seen >= rank) return LATENCY_BOUNDS_MS[i] ?? LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
+    const n = hist[i]!;
+    if (n > 0 && seen + n >= rank) {
+      if (i >= LATENCY_BOUNDS_MS.length) return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
+      const lower = i === 0 ? 0 : LATENCY_BOUNDS_MS[i - 1]!;
+      const upper = LATENCY_BOUNDS_MS[i]!;
+      return Math.round(lower + ((upper - lower) * (rank - seen)) / n);
+    }
+    seen += n;
   }
   return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
 }

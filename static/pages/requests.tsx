@@ -81,6 +81,18 @@ export function RequestsPage() {
     void load();
   }, [filters]);
 
+  /**
+   * Adds finished rows at the top. The list keeps MAX_ROWS; rows pushed out at the bottom (also
+   * ones loaded with "Load older") can be loaded again: the cursor moves to the oldest row kept.
+   */
+  const addLive = (incoming: RequestRow[]) =>
+    setRows((prev) => {
+      const next = merge(prev, incoming);
+      const kept = new Set(next.map((r) => r.id));
+      if (prev.some((r) => !kept.has(r.id))) setCursor(next[next.length - 1]!.id);
+      return next;
+    });
+
   const more = async () => {
     if (!cursor) return;
     setLoadingMore(true);
@@ -118,7 +130,7 @@ export function RequestsPage() {
           setBufferedCount(buffered.current.length);
           return;
         }
-        setRows((prev) => merge(prev, shown));
+        addLive(shown);
         markFresh(shown.map((d) => d.id));
       }
     });
@@ -149,7 +161,7 @@ export function RequestsPage() {
       buffered.current = [];
       setBufferedCount(0);
       if (b.length) {
-        setRows((prev) => merge(prev, b));
+        addLive(b);
         markFresh(b.map((r) => r.id));
       }
     } else setInflight(new Map());
