@@ -88,6 +88,30 @@ describe("provider store", () => {
     h.close();
   });
 
+  test("extra headers are sealed at rest like keys (plain ones from earlier versions are sealed at reload), masked in views, re-sealed by rotate", () => {
+    const { h, file, router, store } = setup();
+    const HEADER = "AZURE-HEADER-SECRET-123456";
+    const view = store.create({ id: "az", type: "openai-compatible", base_url: "http://127.0.0.1:9/v1", models: ["m"], headers: { "api-key": HEADER } });
+    expect(view.headers).toEqual({ "api-key": "…3456" });
+    const r = router.resolve("az/m");
+    expect(r.ok && r.targets[0]!.provider.headers).toEqual({ "api-key": HEADER });
+    // A row as an earlier version wrote it: plain JSON, sealed by the next reload.
+    h.sqlite.run("UPDATE managed_providers SET headers = ? WHERE id = 'az'", [JSON.stringify({ "api-key": HEADER, "x-old": "plain-value-0001" })]);
+    store.reload();
+    expect((h.sqlite.query("SELECT headers FROM managed_providers WHERE id = 'az'").get() as { headers: string }).headers.startsWith("{")).toBe(false);
+    const again = router.resolve("az/m");
+    expect(again.ok && again.targets[0]!.provider.headers).toEqual({ "api-key": HEADER, "x-old": "plain-value-0001" });
+    h.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    expect(fs.readFileSync(file).includes(Buffer.from(HEADER))).toBe(false);
+    const newKey = Buffer.alloc(32, 3);
+    expect(rotateProviderSecrets(h.db, KEY, newKey)).toBe(1);
+    const rotatedRouter = new Router([], {});
+    new ProviderStore(h.db, newKey, [], rotatedRouter, createLogger({ sink: () => {} })).reload();
+    const rotated = rotatedRouter.resolve("az/m");
+    expect(rotated.ok && rotated.targets[0]!.provider.headers["api-key"]).toBe(HEADER);
+    h.close();
+  });
+
   test("test connection makes one tiny call and reports success or the error class", async () => {
     let auth = "";
     const up = startMockUpstream((r) => {

@@ -56,6 +56,22 @@ const last4 = (key: string) => key.slice(-4);
 export const maskedHeaders = (headers: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.length > 8 ? `…${last4(value)}` : "…"]));
 const aad = (id: string) => `provider:${id}`;
+const headersAad = (id: string) => `provider-headers:${id}`;
+
+/**
+ * A managed provider's extra headers are sealed like its keys (they often carry credentials:
+ * Azure's `api-key`). A row written before that holds them as plain JSON (`{…}`); it still reads,
+ * and `reload()` seals it.
+ */
+function openHeaders(key: Uint8Array, row: Pick<ManagedProviderRow, "id" | "headers">): Record<string, string> {
+  if (!row.headers) return {};
+  const text = row.headers.startsWith("{") ? row.headers : open(key, row.headers, headersAad(row.id));
+  return JSON.parse(text) as Record<string, string>;
+}
+
+function sealHeaders(key: Uint8Array, id: string, headers: Record<string, string> | null | undefined): string | null {
+  return headers && Object.keys(headers).length ? seal(key, JSON.stringify(headers), headersAad(id)) : null;
+}
 
 /**
  * Providers from the config file (read-only) plus providers managed through the admin API, whose
@@ -76,6 +92,15 @@ export class ProviderStore {
     return JSON.parse(open(this.masterKey, row.apiKeysSealed, aad(row.id))) as string[];
   }
 
+  /** A row's headers for display: none when they cannot be opened (the wrong encryption key). */
+  private safeHeaders(row: ManagedProviderRow): Record<string, string> {
+    try {
+      return openHeaders(this.masterKey, row);
+    } catch {
+      return {};
+    }
+  }
+
   private resolve(row: ManagedProviderRow): ResolvedProvider {
     return {
       id: row.id,
@@ -83,7 +108,7 @@ export class ProviderStore {
       baseUrl: row.baseUrl ?? undefined,
       apiKeys: this.decrypt(row).map((value) => ({ value, ref: `…${last4(value)}` })),
       models: row.models ? (JSON.parse(row.models) as string[]) : undefined,
-      headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
+      headers: openHeaders(this.masterKey, row),
       pricingProvider: row.pricingProvider ?? undefined,
       source: "file",
     };
@@ -93,6 +118,14 @@ export class ProviderStore {
   reload(): void {
     const managed: ResolvedProvider[] = [];
     for (const row of listManagedProviders(this.db)) {
+      if (row.headers?.startsWith("{")) {
+        // Headers stored in plain text by an earlier version: sealed now.
+        try {
+          updateManagedProvider(this.db, row.id, { headers: sealHeaders(this.masterKey, row.id, openHeaders(this.masterKey, row)) });
+        } catch (e) {
+          this.log.error("cannot seal a stored provider's headers", { provider: row.id, error: (e as Error).message });
+        }
+      }
       if (!row.enabled) continue;
       try {
         managed.push(this.resolve(row));
@@ -121,7 +154,7 @@ export class ProviderStore {
       type: row.type,
       base_url: row.baseUrl,
       models: row.models ? JSON.parse(row.models) : null,
-      headers: maskedHeaders(row.headers ? JSON.parse(row.headers) : {}),
+      headers: maskedHeaders(this.safeHeaders(row)),
       pricing_provider: row.pricingProvider,
       enabled: row.enabled,
       api_keys: (row.apiKeysLast4 ? (JSON.parse(row.apiKeysLast4) as string[]) : []).map((l) => ({ last4: l })),
@@ -171,7 +204,7 @@ export class ProviderStore {
       baseUrl: input.base_url ?? null,
       ...this.sealKeys(input.id, input.api_keys ?? []),
       models: input.models ? JSON.stringify(input.models) : null,
-      headers: input.headers ? JSON.stringify(input.headers) : null,
+      headers: sealHeaders(this.masterKey, input.id, input.headers),
       pricingProvider: input.pricing_provider ?? null,
       enabled: input.enabled ?? true,
       createdAt: now,
@@ -189,7 +222,7 @@ export class ProviderStore {
       baseUrl: baseUrl ?? null,
       ...(patch.api_keys !== undefined ? this.sealKeys(id, patch.api_keys) : {}),
       ...(patch.models !== undefined ? { models: patch.models ? JSON.stringify(patch.models) : null } : {}),
-      ...(patch.headers !== undefined ? { headers: patch.headers ? JSON.stringify(patch.headers) : null } : {}),
+      ...(patch.headers !== undefined ? { headers: sealHeaders(this.masterKey, id, patch.headers) } : {}),
       ...(patch.pricing_provider !== undefined ? { pricingProvider: patch.pricing_provider ?? null } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
       updatedAt: Date.now(),
@@ -220,9 +253,10 @@ export function rotateProviderSecrets(db: Db, oldKey: Uint8Array, newKey: Uint8A
   return db.transaction((tx) => {
     let n = 0;
     for (const row of listManagedProviders(tx as unknown as Db)) {
-      if (!row.apiKeysSealed) continue;
-      const plain = open(oldKey, row.apiKeysSealed, aad(row.id));
-      updateManagedProvider(tx as unknown as Db, row.id, { apiKeysSealed: seal(newKey, plain, aad(row.id)), updatedAt: Date.now() });
+      if (!row.apiKeysSealed && !row.headers) continue;
+      const keys = row.apiKeysSealed ? seal(newKey, open(oldKey, row.apiKeysSealed, aad(row.id)), aad(row.id)) : null;
+      const headers = row.headers ? sealHeaders(newKey, row.id, openHeaders(oldKey, row)) : null;
+      updateManagedProvider(tx as unknown as Db, row.id, { apiKeysSealed: keys, headers, updatedAt: Date.now() });
       n++;
     }
     return n;
