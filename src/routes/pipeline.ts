@@ -259,6 +259,12 @@ function streamBody<P extends ParsedInbound>(
         clearInterval(keepalive);
         const result = acc.result();
         const gone = clientGone || signal.aborted ? cutOff(deps) : undefined;
+        if (failure && !gone) {
+          // The call answered (it committed at its first output) and then failed: the attempt says so,
+          // so provider health and the upstream-error metric count it.
+          const call = trace.attempts.at(-1);
+          if (call?.ok) Object.assign(call, { ok: false, errorClass: failure.errorClass, message: failure.message });
+        }
         trace.finish({
           status: gone ? gone.status : (failure?.status ?? 200),
           errorClass: gone ? gone.errorClass : failure?.errorClass,

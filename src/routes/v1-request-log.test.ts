@@ -106,6 +106,19 @@ describe("request log rows", () => {
     expect(JSON.parse(row.attempts)[0]).toMatchObject({ ok: false, status: 401, errorClass: "authentication" });
   });
 
+  test("a stream whose upstream fails mid-way: the row's status and its attempt both say so", async () => {
+    handler = () =>
+      new Response(`${chunk("partial ")}data: {"error":{"message":"The server had an error","type":"server_error"}}\n\n`, {
+        headers: { "content-type": "text/event-stream" },
+      });
+    const res = await post({ model: "oa/gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] });
+    const id = res.headers.get("x-request-id");
+    await res.text();
+    const row = (await rows()).find((r) => r.id === id);
+    expect(row.status).toBeGreaterThanOrEqual(500);
+    expect(JSON.parse(row.attempts)).toEqual([expect.objectContaining({ target: "oa/gpt-4o", ok: false, errorClass: row.error_class })]);
+  });
+
   test("a client that disconnects mid-stream still yields a row (499) with estimated usage", async () => {
     handler = () =>
       new Response(
