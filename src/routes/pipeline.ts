@@ -129,19 +129,13 @@ export async function runDialect<P extends ParsedInbound>(
     } catch (e) {
       if (e instanceof GatewayError) {
         const mapped = dialect.upstreamError(e.last.toInfo(), e.last.provider);
-        // The row names the target of the last call, as a success does (its rollups and metrics group by it).
-        const lastCall = e.attempts.at(-1);
-        const target = lastCall && route.targets.find((t) => t.label === lastCall.target);
-        if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
+        servedByLastCall(trace, route.targets); // grouped with its model's successes in rollups and metrics
         trace.finish({ status: mapped.status, errorClass: e.last.errorClass, errorMessage: e.last.message, provider: e.last.provider, bodies: storedBodies(storeBodies, body, mapped.body) });
         log.warn("upstream request failed", { model, attempts: e.attempts.length, error_class: e.last.errorClass, provider: e.last.provider });
         return new Response(JSON.stringify(mapped.body), { status: mapped.status, headers: { ...JSON_HEADERS, ...mapped.headers, ...limitHeaders, "x-request-id": trace.id } });
       }
       if (signal.aborted) {
-        // The row names the target whose call was in flight (it may be billed), so it can be priced.
-        const inFlight = trace.attempts.at(-1);
-        const target = inFlight?.errorClass === "cancelled" ? route.targets.find((t) => t.label === inFlight.target) : undefined;
-        if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
+        servedByLastCall(trace, route.targets, "cancelled"); // the call in flight may be billed: priced by its target
         trace.finish({ ...cutOff(deps), usage: usageOrEstimate(undefined, promptTextOf(messages), ""), bodies: storedBodies(storeBodies, body) });
         return new Response(null, { status: 499, headers: BASE_SECURITY_HEADERS });
       }
@@ -287,6 +281,17 @@ function streamBody<P extends ParsedInbound>(
 }
 
 /**
+ * Names the target of the request's last call on its row (provider, type, upstream model), for a
+ * request that ended without a served reply; with `only`, just when that call ended so.
+ */
+function servedByLastCall(trace: GovernedTrace, targets: readonly Target[], only?: string): void {
+  const call = trace.attempts.at(-1);
+  if (!call || (only !== undefined && call.errorClass !== only)) return;
+  const target = targets.find((t) => t.label === call.target);
+  if (target) trace.served(target.provider.id, target.provider.type, target.upstreamModel);
+}
+
+/**
  * A streamed reply as it is stored: the non-streaming reply of the caller's API that carries the
  * same content (what the client assembled from the events), not the gateway's internal result.
  */
@@ -300,7 +305,7 @@ function streamedReply<P extends ParsedInbound>(dialect: Dialect<P>, result: Cha
 
 /**
  * The bodies to store for a request that did not succeed (when body logging is on and the request
- * body was read): the request, and the error the gateway answered with (OpenAI's shape), if any.
+ * body was read): the request, and the error the gateway answered with, if any.
  */
 function storedBodies(on: boolean, request: unknown, response?: unknown): RequestRecord["bodies"] {
   return on && request !== undefined ? { request, ...(response !== undefined ? { response } : {}) } : undefined;
