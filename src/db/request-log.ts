@@ -354,7 +354,7 @@ class ChunkTerms {
  */
 const TERM_KINDS = ["p:", "m:", "k:", "j:", "u:"] as const;
 
-type UnpricedFacts = Pick<RowFacts, "cost_pico" | "status" | "input_tokens" | "output_tokens" | "received_at">;
+type UnpricedFacts = Pick<RowFacts, "cost_pico" | "status" | "error_class" | "input_tokens" | "output_tokens" | "received_at">;
 
 /**
  * Whether a row without a price is one the provider may bill, so it counts as unpriced (never a
@@ -362,7 +362,8 @@ type UnpricedFacts = Pick<RowFacts, "cost_pico" | "status" | "input_tokens" | "o
  * received since `disconnectsSince` (migration 0009; older rows were counted without 499s, and a
  * re-price must move their counts by the rule they were counted with).
  */
-export const billable = (r: UnpricedFacts, disconnectsSince: number) => r.status < 400 || (r.status === 499 && r.received_at >= disconnectsSince);
+export const billable = (r: UnpricedFacts, disconnectsSince: number) =>
+  r.status < 400 || ((r.status === 499 || r.error_class === "server_shutdown") && r.received_at >= disconnectsSince);
 
 /** A row that answered with tokens and had no price (the unpriced-model list on the pricing page). */
 export const isUnpriced = (r: UnpricedFacts, disconnectsSince: number) =>

@@ -2,7 +2,7 @@ import type { ChatRequest, Usage } from "../core/types.ts";
 import { GOVERNANCE_CONFIG_DEFAULTS, type GovernanceConfig } from "../config.ts";
 import { ClientError } from "../errors.ts";
 import { usd } from "../pricing/cost.ts";
-import type { Pricer, RequestRecord } from "../recorder/recorder.ts";
+import { isPricedOutcome, type Pricer, type RequestRecord } from "../recorder/recorder.ts";
 import { estimatePromptTokens } from "./estimate.ts";
 import type { BudgetLedger, Clock, Reservation, ReserveResult } from "./ledger.ts";
 import type { ModelOutputLimits } from "./model-limits.ts";
@@ -25,7 +25,7 @@ export type GovernedKey = { id: string; name: string; policy: KeyPolicy };
 export type GovernedTarget = { label: string; upstreamModel: string; provider: { id: string; type: string } };
 
 /** The facts of a finished request that settlement prices, as the recorder prices them. */
-export type SettleInput = Pick<RequestRecord, "status" | "usage" | "providerType" | "provider" | "responseModel" | "upstreamModel" | "costPico">;
+export type SettleInput = Pick<RequestRecord, "status" | "usage" | "providerType" | "provider" | "responseModel" | "upstreamModel" | "costPico"> & { errorClass?: string };
 
 /** A refusal by key policy, budget or rate limit. `code` doubles as the request log's error class. */
 export class GovernanceError extends ClientError {
@@ -74,7 +74,7 @@ const hasUsage = (u: Usage | undefined): u is Usage => !!u && (u.inputTokens !==
  * status is below 500, otherwise 0; unpriced counts 0 (its log row has a NULL cost).
  */
 export function actualCostPico(price: Pricer | undefined, r: SettleInput): bigint {
-  if (!price || !hasUsage(r.usage) || r.status >= 500) return 0n;
+  if (!price || !hasUsage(r.usage) || !isPricedOutcome(r.status, r.errorClass)) return 0n;
   if (r.costPico !== undefined) return r.costPico ?? 0n; // priced by the recorder already
   try {
     return price({ providerType: r.providerType, provider: r.provider, models: [r.responseModel, r.upstreamModel], usage: r.usage }).costPico ?? 0n;

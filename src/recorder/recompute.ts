@@ -1,7 +1,7 @@
 import type { Usage } from "../core/types.ts";
 import { idLowerBound } from "./ids.ts";
 import { CHUNK_ROWS, isUnpriced, rollupUnpriced, UnpricedDeltas, type RequestLogStore, type RequestRow } from "../db/request-log.ts";
-import type { Pricer } from "./recorder.ts";
+import { isPricedOutcome, type Pricer } from "./recorder.ts";
 
 export type RecomputeReport = { scanned: number; changed: number; newlyPriced: number; unpriced: number; deltaPico: bigint };
 
@@ -37,7 +37,7 @@ export function recomputeCosts(store: RequestLogStore, price: Pricer, since: num
     for (const chunk of chunks) {
       let changed = false;
       for (const row of chunk.rows) {
-        if (row.id < lower || row.status >= 500 || (row.input_tokens === null && row.output_tokens === null)) continue;
+        if (row.id < lower || !isPricedOutcome(row.status, row.error_class) || (row.input_tokens === null && row.output_tokens === null)) continue;
         report.scanned++;
         const priced = price({ providerType: row.provider_type ?? undefined, provider: row.provider ?? undefined, models: [row.response_model ?? undefined, row.upstream_model ?? undefined], usage: usageOf(row) });
         const before = row.cost_pico === null ? null : BigInt(row.cost_pico);

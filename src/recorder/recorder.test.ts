@@ -125,6 +125,7 @@ describe("recorder", () => {
       record(3, since - 120_000, { status: 499, errorClass: "client_disconnected", usage: { inputTokens: 40, outputTokens: 3, estimated: true } }), // before the rule
       record(4, now, { status: 400, errorClass: "invalid_request", usage: undefined }),
       record(5, now, { status: 502, errorClass: "upstream_5xx" }),
+      record(6, now, { status: 503, errorClass: "server_shutdown", usage: { inputTokens: 40, outputTokens: 9, estimated: true } }), // cut off at shutdown
     ];
     for (const r of rows) recorder.record(r, false);
     recorder.flush();
@@ -133,9 +134,9 @@ describe("recorder", () => {
       hour: (h.sqlite.query("SELECT sum(unpriced) AS n FROM rollup_hour").get() as { n: number }).n,
       list: (h.sqlite.query("SELECT sum(requests) AS n FROM request_unpriced").get() as { n: number }).n,
     });
-    expect(counts()).toEqual({ minute: 2, hour: 2, list: 2 }); // the disconnect and the success
+    expect(counts()).toEqual({ minute: 3, hour: 3, list: 3 }); // the disconnect, the success and the shutdown cut
     const report = recomputeCosts(store, () => ({ costPico: 7n, entry: "x/m", rule: "override" }), since - 3_600_000);
-    expect(report.newlyPriced).toBe(3); // 499 (both) and 200; 5xx and rows without tokens are not re-priced
+    expect(report.newlyPriced).toBe(4); // 499 (both), 200 and server_shutdown; upstream 5xx and rows without tokens are not re-priced
     expect(counts()).toEqual({ minute: 0, hour: 0, list: 0 });
     h.close();
   });

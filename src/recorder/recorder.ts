@@ -117,10 +117,17 @@ export function redactBody(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * Whether a request's usage is priced (and billed to its key): everything below 500, and requests
+ * the gateway cut off at the end of its shutdown grace period (503 `server_shutdown`: the provider
+ * streamed those tokens). Upstream failures (5xx) cost nothing.
+ */
+export const isPricedOutcome = (status: number, errorClass: string | null | undefined) => status < 500 || errorClass === "server_shutdown";
+
 /** Sets a row's pricing columns from its record's usage (left null when there is nothing to price). */
 function priceRow(row: LogRow, r: RequestRecord, price: Pricer | undefined): void {
   const u = r.usage;
-  if (!u || (u.inputTokens === undefined && u.outputTokens === undefined) || !price || r.status >= 500) return;
+  if (!u || (u.inputTokens === undefined && u.outputTokens === undefined) || !price || !isPricedOutcome(r.status, r.errorClass)) return;
   let priced: ReturnType<Pricer>;
   try {
     priced = price({ providerType: r.providerType, provider: r.provider, models: [r.responseModel, r.upstreamModel], usage: u });

@@ -293,11 +293,12 @@ test("requests cut off when the shutdown grace period ends are logged as server_
     if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
   }
   const db = new Database(path.join(dir, "llm-proxy.db"), { readonly: true });
-  const logged = requestsTable(db).query("SELECT status, error_class, stream, usage_estimated, provider FROM requests ORDER BY stream").all();
+  const logged = requestsTable(db).query("SELECT status, error_class, stream, usage_estimated, provider, cost_pico > 0 AS priced FROM requests ORDER BY stream").all();
   db.close();
+  // Priced from the estimate like a client disconnect: the provider billed what it streamed.
   expect(logged).toEqual([
-    { status: 503, error_class: "server_shutdown", stream: 0, usage_estimated: 1, provider: "oa" },
-    { status: 503, error_class: "server_shutdown", stream: 1, usage_estimated: 1, provider: "oa" },
+    { status: 503, error_class: "server_shutdown", stream: 0, usage_estimated: 1, provider: "oa", priced: 1 },
+    { status: 503, error_class: "server_shutdown", stream: 1, usage_estimated: 1, provider: "oa", priced: 1 },
   ]);
 });
 

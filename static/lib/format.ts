@@ -27,9 +27,9 @@ function trim(s: string): string {
  * simply cost nothing (it failed, or no tokens were used). The server's rule (`isUnpriced` in
  * request-log.ts): tokens, and a success or a client that left mid-call (499).
  */
-export function isUnpricedRow(r: { cost_usd: number | null; status: number | string; input_tokens: number | null; output_tokens: number | null }): boolean {
+export function isUnpricedRow(r: { cost_usd: number | null; status: number | string; error_class?: string | null; input_tokens: number | null; output_tokens: number | null }): boolean {
   const status = Number(r.status);
-  return r.cost_usd === null && (r.input_tokens !== null || r.output_tokens !== null) && (status < 400 || status === 499);
+  return r.cost_usd === null && (r.input_tokens !== null || r.output_tokens !== null) && (status < 400 || status === 499 || r.error_class === "server_shutdown");
 }
 
 /**
