@@ -183,6 +183,17 @@ describe("InMemoryBudgetLedger", () => {
     expect(calls.length).toBe(2);
   });
 
+  test("reload re-reads booked spend (a re-price) and keeps the reservations of requests in flight", () => {
+    const clock = clockAt("2025-05-10T12:00:00Z");
+    let stored = new Map([["a", { day: 7n, month: 70n, total: 700n }]]);
+    const ledger = new InMemoryBudgetLedger(() => stored, clock.fn);
+    expect(ledger.reserve("a", budgets({ dailyPico: 100n }), 5n).ok).toBe(true); // in flight
+    stored = new Map([["a", { day: 9n, month: 72n, total: 702n }]]); // a row was re-priced: +2
+    ledger.reload();
+    expect(ledger.spend("a")).toMatchObject({ today: 9n, month: 72n, total: 702n, reserved: 5n });
+    expect(ledger.reserve("a", budgets({ dailyPico: 15n }), 2n)).toMatchObject({ ok: false, spentPico: 9n }); // 9 + 5 + 2 > 15
+  });
+
   test("keys are independent", () => {
     const ledger = new InMemoryBudgetLedger();
     expect(ledger.reserve("a", budgets({ dailyPico: 10n }), 10n).ok).toBe(true);

@@ -117,6 +117,24 @@ export class InMemoryBudgetLedger implements BudgetLedger {
     this.loaded = this.load(this.loadedPeriods);
   }
 
+  /**
+   * Reads booked spend from storage again (after stored costs changed: a re-price), keeping the
+   * reservations of requests in flight. Call it with every finished request's row written.
+   */
+  reload(): void {
+    const now = this.clock();
+    this.loadedPeriods = { dayStart: utcDayStart(now), monthStart: utcMonthStart(now) };
+    this.loaded = this.load(this.loadedPeriods);
+    for (const [keyId, s] of this.keys) {
+      const booked = this.loaded.get(keyId);
+      s.dayStart = this.loadedPeriods.dayStart;
+      s.day = booked?.day ?? 0n;
+      s.monthStart = this.loadedPeriods.monthStart;
+      s.month = booked?.month ?? 0n;
+      s.total = booked?.total ?? 0n;
+    }
+  }
+
   private state(keyId: string, now: number): KeyState {
     let s = this.keys.get(keyId);
     if (!s) {
@@ -184,14 +202,5 @@ export class InMemoryBudgetLedger implements BudgetLedger {
   spend(keyId: string): KeySpend {
     const s = this.state(keyId, this.clock());
     return { today: s.day, month: s.month, total: s.total, reserved: s.reserved, dayStart: s.dayStart, monthStart: s.monthStart };
-  }
-
-  /**
-   * Drops what is in memory so the next use reads storage again (after costs were recomputed in
-   * the database). Only safe when no request is in flight and the request log has been flushed.
-   */
-  reload(): void {
-    this.keys.clear();
-    this.loaded = undefined;
   }
 }

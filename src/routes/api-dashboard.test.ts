@@ -61,6 +61,9 @@ describe("dashboard API", () => {
     const overview = await (await api("/api/overview?range=1h")).json();
     expect(overview.totals.requests).toBe(3);
     expect(overview.totals.cost_usd).toBeCloseTo(3 * 0.0014, 12);
+    // The re-price reached the keys' spend at once (not at the next restart).
+    const keys = await (await api("/api/keys")).json();
+    expect(keys.data.reduce((a: number, k: any) => a + (k.spend_usd?.total ?? 0), 0)).toBeCloseTo(3 * 0.0014, 12);
     expect(overview.by_model.map((m: any) => m.group).sort()).toEqual(["house-7b"]);
     expect(overview.series.points.reduce((a: number, p: any) => a + p.requests, 0)).toBe(3);
     expect((await api("/api/overview?range=2y")).status).toBe(400);

@@ -31,6 +31,8 @@ export type DashboardDeps = {
   live: Live;
   recorder: Recorder;
   router: Router;
+  /** Told after a re-price changed stored costs (budgets re-read their spend). */
+  onRecomputed?: () => void;
 };
 
 const RANGES: Record<string, number> = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
@@ -194,6 +196,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       const since = sinceParam(input.since);
       deps.recorder.flush(); // queued rows were priced when recorded: store them so the recompute re-prices them too
       const report = recomputeCosts(store, createPricer(() => pricing.current(), (id) => deps.pricingProviders.get(id)), since);
+      if (report.changed) deps.onRecomputed?.(); // key budgets and spend follow the new costs at once
       audit(auth, "pricing.recompute", null, { since: input.since, changed: report.changed });
       return { scanned: report.scanned, changed: report.changed, newly_priced: report.newlyPriced, unpriced: report.unpriced, delta_usd: usd(report.deltaPico) };
     })

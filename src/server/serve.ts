@@ -196,6 +196,7 @@ export async function startServer(
     live,
     recorder,
     router,
+    onRecomputed: () => ledger.reload(),
   };
   applyPricingOverrides(dashboard); // dashboard-set prices join the config ones
   live.metrics.addGauges(() => {
