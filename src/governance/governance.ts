@@ -27,6 +27,9 @@ export type GovernedTarget = { label: string; upstreamModel: string; provider: {
 /** The facts of a finished request that settlement prices, as the recorder prices them. */
 export type SettleInput = Pick<RequestRecord, "status" | "usage" | "providerType" | "provider" | "responseModel" | "upstreamModel" | "costPico"> & { errorClass?: string };
 
+/** Tells the OpenAI and Anthropic SDKs not to retry a refusal that a retry cannot pass. */
+const NO_RETRY = { "x-should-retry": "false" } as const;
+
 /** A refusal by key policy, budget or rate limit. `code` doubles as the request log's error class. */
 export class GovernanceError extends ClientError {
   override name = "GovernanceError";
@@ -411,7 +414,7 @@ export class Governance {
         "tokens",
         null,
         "rate_limit_exceeded",
-        headers,
+        { ...headers, ...NO_RETRY },
       );
     }
     const used = Math.max(0, w.limit - w.remaining);
@@ -442,9 +445,14 @@ export class Governance {
     if (!exhausted && r.requestedPico > left) message += ` That alone is more than the ${formatUsd(left)} left: lower max_tokens.`;
     const extra: Record<string, string> = {};
     // Waiting only helps when the period ends; a budget held by requests in flight frees up sooner.
-    if (r.resetsAt !== undefined && r.spentPico + r.requestedPico > r.limitPico) {
-      extra["retry-after"] = String(Math.max(1, Math.ceil((r.resetsAt - this.clock()) / 1000)));
-      message += ` The ${r.period} budget resets at ${new Date(r.resetsAt).toISOString()}.`;
+    if (r.spentPico + r.requestedPico > r.limitPico) {
+      // Spent alone leaves no room: an SDK's automatic retry cannot succeed (they retry 429s, and
+      // ignore a retry-after of more than a minute), so it is told not to.
+      Object.assign(extra, NO_RETRY);
+      if (r.resetsAt !== undefined) {
+        extra["retry-after"] = String(Math.max(1, Math.ceil((r.resetsAt - this.clock()) / 1000)));
+        message += ` The ${r.period} budget resets at ${new Date(r.resetsAt).toISOString()}.`;
+      }
     }
     return new GovernanceError(429, message, "insufficient_quota", null, "budget_exceeded", { ...headers, ...extra });
   }

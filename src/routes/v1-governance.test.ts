@@ -231,6 +231,7 @@ describe("budgets", () => {
     const refused = await post(gw, key, body);
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("60");
+    expect(refused.headers.get("x-should-retry")).toBe("false"); // SDKs would retry a 429 at once otherwise
     const err = ((await refused.json()) as any).error;
     expect(err.code).toBe("budget_exceeded");
     expect(err.message).toContain("The daily budget resets at 2025-05-11T00:00:00.000Z");
