@@ -28,8 +28,13 @@ export function createAccumulator() {
   const textParts: string[] = [];
   const reasoningParts: string[] = [];
   const calls = new Map<number, ToolCall & { parts: string[] }>();
+  let finished = false;
 
   return {
+    /** Whether `finish` arrived (its usage is final; before it, usage is what was reported so far). */
+    get finished(): boolean {
+      return finished;
+    },
     push(event: StreamEvent): void {
       switch (event.type) {
         case 'response-start':
@@ -56,7 +61,11 @@ export function createAccumulator() {
           call.providerMetadata = mergeProviderMetadata(call.providerMetadata, event.providerMetadata);
           break;
         }
+        case 'usage':
+          if (!finished) result.usage = event.usage;
+          break;
         case 'finish':
+          finished = true;
           result.finishReason = event.finishReason;
           result.usage = event.usage;
           result.providerMetadata = mergeProviderMetadata(result.providerMetadata, event.providerMetadata);

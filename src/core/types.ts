@@ -246,6 +246,15 @@ export type StreamEvent =
       type: 'error';
       /** What went wrong; always followed by a `finish` with unified 'error'. */
       error: ProviderErrorInfo;
+    }
+  | {
+      /**
+       * Usage the upstream has reported so far, before `finish` (cumulative: each replaces the
+       * last). Anthropic reports input and cache tokens at the start, Gemini on every chunk; a
+       * stream cut short keeps them instead of an estimate. Encoders send nothing for it.
+       */
+      type: 'usage';
+      usage: Usage;
     };
 
 /** A whole reply: what a non-streaming client receives and what the request log stores. */

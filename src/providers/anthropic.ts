@@ -264,6 +264,8 @@ function createAnthropicDecoder(warnings: Warning[]): StreamDecoder<AnthropicWir
       switch (chunk.type) {
         case 'message_start':
           overlayUsage(chunk.message?.usage);
+          // Input and cache tokens are known now: kept if the stream is cut short.
+          if (usage) events.push({ type: 'usage', usage: convertAnthropicUsage(anthropicUsageSchema.parse(usage)) });
           break;
         case 'content_block_start':
           if (chunk.content_block) startBlock(index, chunk.content_block, events);

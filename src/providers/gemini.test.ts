@@ -218,7 +218,7 @@ describe('gemini responses', () => {
 
   test('a blocked prompt in a stream finishes with content-filter and the prompt usage', () => {
     const events = decodeAll([{ promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 } }]);
-    expect(events.map((e) => e.type)).toEqual(['response-start', 'finish']);
+    expect(events.map((e) => e.type)).toEqual(['response-start', 'usage', 'finish']); // the running count, then the final one
     const result = accumulate(events);
     expect(result.finishReason).toEqual({ unified: 'content-filter', raw: 'SAFETY' });
     expect(result.text).toBe('');

@@ -154,7 +154,10 @@ function createGeminiDecoder(warnings: Warning[], options: { stream: boolean }):
         started = true;
         events.push({ type: 'response-start', warnings, id: chunk.responseId ?? undefined, model: chunk.modelVersion ?? undefined });
       }
-      if (chunk.usageMetadata) usage = convertGeminiUsage(chunk.usageMetadata);
+      if (chunk.usageMetadata) {
+        usage = convertGeminiUsage(chunk.usageMetadata);
+        if (options.stream) events.push({ type: 'usage', usage }); // kept if the stream is cut short
+      }
       if (chunk.promptFeedback?.blockReason) blockReason = chunk.promptFeedback.blockReason;
       // Only one candidate is ever requested.
       const candidate = chunk.candidates?.find((c) => (c.index ?? 0) === 0);

@@ -100,9 +100,19 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-/** Usage for a request cut short: what the upstream reported, else an estimate marked as such. */
-export function usageOrEstimate(reported: Usage | undefined, promptText: string, outputText: string): Usage {
-  if (reported && (reported.inputTokens !== undefined || reported.outputTokens !== undefined)) return reported;
-  return { inputTokens: estimateTokens(promptText), outputTokens: estimateTokens(outputText), estimated: true };
+/**
+ * Usage for a request cut short: what the upstream reported when it is final; when it is what the
+ * upstream had reported so far (`final` false: Anthropic's input and cache tokens at the start,
+ * Gemini's running count), those counts with output at least the estimate from the text so far;
+ * else an estimate. Anything estimated is marked so.
+ */
+export function usageOrEstimate(reported: Usage | undefined, promptText: string, outputText: string, final = true): Usage {
+  const has = reported !== undefined && (reported.inputTokens !== undefined || reported.outputTokens !== undefined);
+  if (has && final) return reported;
+  const output = estimateTokens(outputText);
+  if (has) {
+    return { ...reported, inputTokens: reported.inputTokens ?? estimateTokens(promptText), outputTokens: Math.max(reported.outputTokens ?? 0, output), estimated: true };
+  }
+  return { inputTokens: estimateTokens(promptText), outputTokens: output, estimated: true };
 }
 

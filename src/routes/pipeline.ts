@@ -159,7 +159,7 @@ export async function runDialect<P extends ParsedInbound>(
           }
         } catch (e) {
           const partial = acc.result();
-          trace.finish({ ...cutOff(deps), usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text), bodies: storedBodies(storeBodies, body) });
+          trace.finish({ ...cutOff(deps), usage: usageOrEstimate(partial.usage, promptTextOf(messages), partial.text, acc.finished), bodies: storedBodies(storeBodies, body) });
           throw e;
         }
         result = acc.result();
@@ -263,7 +263,7 @@ function streamBody<P extends ParsedInbound>(
           status: gone ? gone.status : (failure?.status ?? 200),
           errorClass: gone ? gone.errorClass : failure?.errorClass,
           errorMessage: gone ? gone.errorMessage : failure?.message,
-          usage: gone ? usageOrEstimate(result.usage, promptTextOf(messages), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join("")) : result.usage,
+          usage: gone ? usageOrEstimate(result.usage, promptTextOf(messages), result.text + (result.reasoning ?? "") + result.toolCalls.map((c) => c.arguments).join(""), acc.finished) : result.usage,
           bodies: storeBodies ? { request: call.body, response: streamedReply(dialect, result, ctx) } : undefined,
         });
         try {

@@ -322,3 +322,44 @@ describe("fallback from Anthropic to an OpenAI-compatible target", () => {
     expect(anthropicUp.requests.at(-1)!.body.max_tokens).toBe(8192);
   });
 });
+
+describe("a stream cut short by the client", () => {
+  test("keeps the input and cache tokens Anthropic reported at its start, with output counted so far (marked estimated), and prices them", async () => {
+    const fixture = loadFixture("anthropic", "thinking-stream");
+    const text = new TextDecoder().decode(fixture.rawBody);
+    // Everything up to the first thinking delta, then the upstream goes quiet.
+    const cut = text.indexOf("event: content_block_delta");
+    const head = text.slice(0, text.indexOf("\n\n", cut) + 2);
+    handlers.anthropic = () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode(head));
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    const controller = new AbortController();
+    const res = await fetch(`${gw.base}/v1/chat/completions`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: `anthropic/${MODEL}`, stream: true, messages: [{ role: "user", content: "Summarise clause 12.2." }] }),
+    });
+    const id = res.headers.get("x-request-id");
+    await res.body!.getReader().read(); // the first output arrived
+    controller.abort();
+    let row: any;
+    for (let i = 0; i < 50 && !row; i++) {
+      await Bun.sleep(60);
+      const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
+      row = requestsTable(db).query("SELECT status, input_tokens, cached_tokens, output_tokens, usage_estimated, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(id);
+      db.close();
+    }
+    // message_start: input_tokens 42, cache_read_input_tokens 18750 (folded into input, as on a whole reply).
+    expect(row).toMatchObject({ status: 499, input_tokens: 42 + 18_750, cached_tokens: 18_750, usage_estimated: 1 });
+    expect(row.output_tokens).toBeGreaterThanOrEqual(3);
+    // $3/M uncached input, $0.30/M cache reads, $15/M output: at least the reported input's cost.
+    expect(Number(row.cost) / 1e12).toBeGreaterThanOrEqual((42 * 3 + 18_750 * 0.3 + 3 * 15) / 1e6 - 1e-12);
+  });
+});
