@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { CLIENT_KEY_PREFIX } from "./auth/client-keys.ts";
 import { LOG_LEVELS } from "./logger.ts";
 import { CPU_SCHEDULING_VALUES, type CpuScheduling } from "./server/cpu-scheduling.ts";
 import { defaultDataDir } from "./paths.ts";
@@ -315,6 +316,17 @@ function resolveProviders(
   return { providers, aliases };
 }
 
+/**
+ * Env-detected providers whose key is an llm-proxy client key (`llmp_…`): the client settings
+ * printed below, exported in the shell that starts the gateway. They would send our own key upstream.
+ */
+export function clientKeyProviders(providers: ResolvedProvider[]): Array<{ provider: ResolvedProvider; env: string }> {
+  return providers.flatMap((p) => {
+    if (p.source !== "env" || !p.apiKeys[0]?.value.startsWith(CLIENT_KEY_PREFIX)) return [];
+    return [{ provider: p, env: p.apiKeys[0].ref.replace(/^env:/, "") }];
+  });
+}
+
 export const DEFAULTS = {
   host: "127.0.0.1",
   port: 4141,
@@ -537,6 +549,11 @@ export function loadConfig(input: { flags?: ConfigFlags; env?: Record<string, st
 }
 
 /** The effective settings with secrets masked, as printed by `llm-proxy config check`. */
+/** A URL with any password in it masked (`http://user:***@host/…`). */
+function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+}
+
 export function describeConfig(config: Config, keySource: string): Record<string, unknown> {
   return {
     config_file: config.configFile ?? "(none)",
@@ -550,7 +567,11 @@ export function describeConfig(config: Config, keySource: string): Record<string
     encryption_key: keySource,
     providers: config.providers.length
       ? config.providers
-          .map((p) => `${p.id} (${p.type}${p.baseUrl ? `, ${p.baseUrl}` : ""}, keys: ${p.apiKeys.map((k) => k.ref).join(", ") || "none"}${p.models ? `, models: ${p.models.join(" ")}` : ""}; from ${p.source})`)
+          .map((p) =>
+            clientKeyProviders([p]).length
+              ? `${p.id} (ignored: ${p.apiKeys[0]!.ref.replace(/^env:/, "")} holds an llm-proxy client key, not a ${p.id} API key)`
+              : `${p.id} (${p.type}${p.baseUrl ? `, ${maskUrl(p.baseUrl)}` : ""}, keys: ${p.apiKeys.map((k) => k.ref).join(", ") || "none"}${p.models ? `, models: ${p.models.join(" ")}` : ""}; from ${p.source})`,
+          )
           .join("; ")
       : "(none: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, or add [[providers]])",
     aliases: Object.keys(config.aliases).length

@@ -50,6 +50,36 @@ describe("llm-proxy CLI", () => {
     expect(lines.map((l) => JSON.parse(l).id).sort()).toEqual(rows.map((r) => r.id).sort());
   });
 
+  test("serve ignores a client key (llmp_…) in a provider key variable, with a warning; config check says so and masks a URL's password", async () => {
+    const seen: string[] = [];
+    const up = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (r) => (seen.push(r.headers.get("authorization") ?? ""), Response.json({})) });
+    const dir = tempDir();
+    const clientKey = "llmp_" + "k".repeat(43);
+    const env = { OPENAI_API_KEY: clientKey, OPENAI_BASE_URL: `http://user:pw-SECRET@127.0.0.1:${up.port}/v1`, LLM_PROXY_ENCRYPTION_KEY: KEY };
+    try {
+      const check = await runCli(["config", "check", "--data-dir", dir], { env });
+      expect(check.stdout).toContain("openai (ignored: OPENAI_API_KEY holds an llm-proxy client key");
+      expect(check.stdout).not.toContain("pw-SECRET");
+      const key = (await runCli(["keys", "create", "--name", "t", "--data-dir", dir], { env })).stdout.trim().split("\n").at(-1)!;
+      const server = await startCliServer({ args: ["--data-dir", dir], env });
+      try {
+        const res = await fetch(`${server.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+        });
+        expect(res.status).toBe(404); // no openai provider: the client key was not used as one
+        expect(seen).toEqual([]);
+      } finally {
+        server.proc.kill("SIGTERM");
+        await server.proc.exited;
+      }
+      expect(await server.stderr).toContain("ignoring OPENAI_API_KEY: it holds an llm-proxy client key");
+    } finally {
+      up.stop(true);
+    }
+  });
+
   test("unknown commands and flags exit 2 with a hint", async () => {
     const a = await runCli(["frobnicate"]);
     expect(a.code).toBe(2);

@@ -8,13 +8,13 @@ import { ConfigError, loadConfig, type ResolvedProvider } from "../config.ts";
 import { openDatabase } from "../db/client.ts";
 import { listClientKeys, revokeClientKey, updateClientKey } from "../db/client-keys.ts";
 import { runMigrations } from "../db/migrate.ts";
+import { clientKeyProviders } from "../config.ts";
 import { cleanEnv, freePort } from "../testing/cli-process.ts";
 import { startMockUpstream } from "../testing/mock-upstream.ts";
 import { tempDir } from "../testing/temp.ts";
 import {
   CLAUDE_MODEL_NAMES,
   claudeAliases,
-  clientKeyProviders,
   codexModel,
   DEV_KEY_FILE,
   devDataDir,

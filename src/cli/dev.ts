@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createClientKey, CLIENT_KEY_PREFIX, hashClientKey } from "../auth/client-keys.ts";
-import { ENV_PROVIDERS, type Config, type ConfigFlags, type ResolvedProvider } from "../config.ts";
+import { clientKeyProviders, ENV_PROVIDERS, type Config, type ConfigFlags, type ResolvedProvider } from "../config.ts";
 import { DB_FILE, openDatabase, type Db } from "../db/client.ts";
 import { listClientKeys, type ClientKeyRow } from "../db/client-keys.ts";
 import { runMigrations } from "../db/migrate.ts";
@@ -152,17 +152,6 @@ export function codexModel(providers: ResolvedProvider[], mapping: ClaudeMapping
   const anthropic = providers.find((p) => p.type === "anthropic");
   if (anthropic) return `${anthropic.id}/claude-sonnet-4-5`;
   return "openai/gpt-4.1";
-}
-
-/**
- * Env-detected providers whose key is an llm-proxy client key (`llmp_…`): the client settings
- * printed below, exported in the shell that starts the gateway. They would send our own key upstream.
- */
-export function clientKeyProviders(providers: ResolvedProvider[]): Array<{ provider: ResolvedProvider; env: string }> {
-  return providers.flatMap((p) => {
-    if (p.source !== "env" || !p.apiKeys[0]?.value.startsWith(CLIENT_KEY_PREFIX)) return [];
-    return [{ provider: p, env: p.apiKeys[0].ref.replace(/^env:/, "") }];
-  });
 }
 
 export type DevKey = {

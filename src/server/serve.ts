@@ -1,7 +1,7 @@
 import path from "node:path";
 import { createApp, type App } from "../app.ts";
 import { loadEncryptionKey, type LoadedKey } from "../auth/encryption-key.ts";
-import type { Config } from "../config.ts";
+import { clientKeyProviders, type Config } from "../config.ts";
 import { DB_FILE, openDatabase, type DbHandle } from "../db/client.ts";
 import { recordStart } from "../db/meta.ts";
 import { runMigrations } from "../db/migrate.ts";
@@ -65,6 +65,12 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const t0 = performance.now();
+  // A client key (llmp_…) in a provider key variable is a client setting exported in the same
+  // shell: used upstream, it would send our own key to the provider.
+  for (const { provider, env } of clientKeyProviders(config.providers)) {
+    log.warn(`ignoring ${env}: it holds an llm-proxy client key (llmp_…), a client setting; the ${provider.id} provider needs its own API key`);
+  }
+  config.providers = config.providers.filter((p) => !clientKeyProviders([p]).length);
   const scheduling = applyCpuScheduling(config.cpuScheduling);
   if (scheduling.applied) log.debug("cpu scheduling set", { policy: scheduling.policy, threads: scheduling.threads });
   else if (config.cpuScheduling !== "normal") log.debug("cpu scheduling left at the system default", { reason: scheduling.reason });
@@ -179,8 +185,8 @@ export async function startServer(
       onError: (message, error) => log.error(message, { error: (error as Error)?.message }),
     }),
   };
-  if (!config.providers.length) {
-    log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, or add [[providers]] to the config file");
+  if (!router.providers.length) {
+    log.warn("no providers configured: set OPENAI_API_KEY, DEEPSEEK_API_KEY, XAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY, add [[providers]] to the config file, or add one on the dashboard");
   }
   const api = createApiDeps({ db: db.db, masterKey: key.key, log, dashboard: config.dashboard, test: options.api });
   api.users.warmUp();
