@@ -9,6 +9,7 @@ import { newRequestId } from "../recorder/ids.ts";
 import { cleanEnv, runCli, startCliServer } from "../testing/cli-process.ts";
 import { tempDir } from "../testing/temp.ts";
 import { VERSION } from "../version.ts";
+import { binaryNotes } from "./service.ts";
 
 const KEY = "a1".repeat(32);
 
@@ -129,6 +130,10 @@ describe("llm-proxy CLI", () => {
       expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
       copy.close();
       expect((await runCli(["backup", target, "--data-dir", dir])).stderr).toContain("already exists");
+      // A typo in the directory is an error, not a new directory tree.
+      const typo = path.join(tempDir(), "no-such-dir", "snap.db");
+      const t = await runCli(["backup", typo, "--data-dir", dir]);
+      expect([t.code, t.stderr.includes("does not exist; create it first"), fs.existsSync(path.dirname(typo))]).toEqual([1, true, false]);
     } finally {
       server.proc.kill("SIGTERM");
     }
@@ -143,6 +148,14 @@ describe("llm-proxy CLI", () => {
   test("service install --print shows a hardened unit; --user installs and uninstalls under HOME", async () => {
     const p = await runCli(["service", "install", "--print"]);
     expect(p.code).toBe(0);
+    // Flags the unit would ignore are refused; a binary under /tmp (hidden by PrivateTmp) is flagged.
+    for (const flag of [["--port", "9999"], ["--host", "0.0.0.0"], ["--data-dir", "/srv/x"]]) {
+      const r = await runCli(["service", "install", "--print", ...flag]);
+      expect([r.code, r.stderr.includes(`${flag[0]} does not apply to 'service install'`)]).toEqual([2, true]);
+    }
+    expect((await runCli(["keys", "list", "--port", "5"])).stderr).toContain("--port does not apply to 'keys list'");
+    expect(binaryNotes({ user: false, binary: "/tmp/qa/llm-proxy" }).join(" ")).toContain("PrivateTmp=yes");
+    expect(binaryNotes({ user: false, binary: "/usr/local/bin/llm-proxy" })).toEqual([]);
     for (const line of [
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",

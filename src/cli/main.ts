@@ -17,7 +17,7 @@ import { recomputeCosts } from "../recorder/recompute.ts";
 import { EMBEDDED_SNAPSHOT } from "../pricing/embedded.ts";
 import { createPricer } from "../pricing/price.ts";
 import { createPricingSource, defaultCacheFile } from "../pricing/source.ts";
-import { installService, renderUnit, uninstallService } from "./service.ts";
+import { binaryNotes, installService, renderUnit, uninstallService } from "./service.ts";
 import { bcryptHasher, ROLES, Users, type Role } from "../auth/users.ts";
 import { AuditLog } from "../auth/audit.ts";
 import { deleteSetupTokens } from "../db/users.ts";
@@ -150,8 +150,20 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
 };
 const SCOPED_FLAGS = new Set(Object.values(COMMAND_FLAGS).flat());
 
+/** Global flags some commands do nothing with: `--host`/`--port` only matter to a server. */
+const LISTEN_COMMANDS = new Set(["serve", "dev", "config check"]);
+
 /** A command-specific flag given to a command it does nothing for is an error, not silently ignored. */
 function checkFlagScope(values: Record<string, unknown>, command: string, sub: string | undefined): void {
+  const name = LISTEN_COMMANDS.has(command) ? command : `${command} ${sub ?? ""}`.trim();
+  for (const flag of ["host", "port"]) {
+    if (values[flag] !== undefined && !LISTEN_COMMANDS.has(command) && !LISTEN_COMMANDS.has(`${command} ${sub}`)) {
+      throw new UsageError(`--${flag} does not apply to '${name}' (it only sets where a server listens)`);
+    }
+  }
+  if (values["data-dir"] !== undefined && command === "service") {
+    throw new UsageError(`--data-dir does not apply to '${name}': the unit keeps its data in the service's state directory (LLM_PROXY_DATA_DIR=%S/llm-proxy)`);
+  }
   const allowed = COMMAND_FLAGS[`${command} ${sub}`] ?? COMMAND_FLAGS[command] ?? [];
   for (const flag of Object.keys(values)) {
     if (values[flag] !== undefined && SCOPED_FLAGS.has(flag) && !allowed.includes(flag)) {
@@ -455,7 +467,10 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
         const { config } = configure(flags, io);
         const options = { user: !!values.user, binary: process.execPath, graceMs: config.shutdownGraceMs };
         if (sub === "install") {
-          if (values.print) return io.out(renderUnit(options)), 0;
+          if (values.print) {
+            for (const n of binaryNotes(options)) io.err(`note: ${n}\n`);
+            return io.out(renderUnit(options)), 0;
+          }
           if (!options.user && process.getuid?.() !== 0) {
             throw new UsageError("'service install' needs root (or use --user, or --print to see the unit)");
           }

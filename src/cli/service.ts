@@ -97,6 +97,20 @@ const CONFIG_TEMPLATE = `# llm-proxy configuration. Environment variables (LLM_P
 
 export type InstallResult = { unitPath: string; created: string[]; notes: string[] };
 
+/** Where the binary is that the service may not be able to run it from (shown by install and --print). */
+export function binaryNotes(o: ServiceOptions): string[] {
+  const notes: string[] = [];
+  if (!o.user && /^\/(root|home)\//.test(o.binary)) {
+    notes.push(`${o.binary} is under a home directory; the service runs as a dynamic user and may not read it. ` +
+      `Copy the binary to /usr/local/bin and run 'service install' from there.`);
+  }
+  if (/^\/(tmp|var\/tmp)\//.test(o.binary)) {
+    notes.push(`${o.binary} is under ${o.binary.startsWith("/tmp/") ? "/tmp" : "/var/tmp"}, which the unit hides (PrivateTmp=yes) and the system may clean. ` +
+      `Copy the binary to /usr/local/bin (or ~/.local/bin for --user) and run 'service install' from there.`);
+  }
+  return notes;
+}
+
 /** Writes the unit (and, for system installs, the key and config files if missing). */
 export function installService(o: ServiceOptions): InstallResult {
   const { unitDir, configDir } = dirs(o);
@@ -119,11 +133,8 @@ export function installService(o: ServiceOptions): InstallResult {
       created.push(keyFile);
       notes.push(`generated ${keyFile}: back it up; without it stored provider keys cannot be decrypted`);
     }
-    if (/^\/(root|home)\//.test(o.binary)) {
-      notes.push(`${o.binary} is under a home directory; the service runs as a dynamic user and may not read it. ` +
-        `Copy the binary to /usr/local/bin and run 'service install' from there.`);
-    }
   }
+  notes.push(...binaryNotes(o));
   return { unitPath, created, notes };
 }
 

@@ -59,7 +59,9 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
 /** Writes a consistent snapshot of the live database to `target` (SQLite `VACUUM INTO`). */
 export function backupDatabase(sqlite: Database, target: string): void {
   if (fs.existsSync(target)) throw new Error(`backup target ${target} already exists; refusing to overwrite it`);
-  fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+  // No directories are made: a typo in the path is an error, not a new directory tree.
+  const dir = path.dirname(path.resolve(target));
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`backup target's directory ${dir} does not exist; create it first`);
   sqlite.prepare("VACUUM INTO ?").run(path.resolve(target));
   try {
     fs.chmodSync(target, 0o600);
