@@ -389,8 +389,19 @@ function readConfigFile(file: string, required: boolean, problems: string[]): Fi
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === "ENOENT") return {};
-    problems.push(`config file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!required && code === "ENOENT") return {};
+    if (!required && (code === "EACCES" || code === "ENOTDIR" || code === "EPERM")) {
+      // The default config file's place is the data directory: the directory is what is wrong.
+      const dir = path.dirname(file);
+      problems.push(
+        code === "ENOTDIR"
+          ? `data directory ${dir}: is not a directory (choose one with --data-dir or LLM_PROXY_DATA_DIR)`
+          : `data directory ${dir}: cannot be read (${code}); check its owner and permissions, or choose another with --data-dir or LLM_PROXY_DATA_DIR`,
+      );
+      return {};
+    }
+    problems.push(`config file ${file}: cannot read (${code ?? (e as Error).message})`);
     return {};
   }
   let raw: unknown;

@@ -81,6 +81,14 @@ describe("llm-proxy CLI", () => {
     }
   });
 
+  test("a data directory that is a file is named as the problem, not its config file", async () => {
+    const file = path.join(tempDir(), "not-a-dir.txt");
+    fs.writeFileSync(file, "x");
+    const r = await runCli(["keys", "list", "--data-dir", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`data directory ${file}: is not a directory`);
+  });
+
   test("unknown commands and flags exit 2 with a hint", async () => {
     const a = await runCli(["frobnicate"]);
     expect(a.code).toBe(2);

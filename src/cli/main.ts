@@ -506,7 +506,14 @@ export async function main(args: string[], io: CliIO = defaultIO): Promise<numbe
       io.err(`error: ${e.message}\n`);
       return 1;
     }
-    io.err(`error: ${(e as Error).message ?? String(e)}\n`);
+    const message = (e as Error).message ?? String(e);
+    const code = (e as NodeJS.ErrnoException).code;
+    // Most of these are the data directory (it is created and written by every command but help).
+    const hint =
+      code === "EACCES" || code === "EPERM" || code === "EROFS" || /readonly database/.test(message)
+        ? "\nThe data directory must be writable by this user: choose one with --data-dir or LLM_PROXY_DATA_DIR.\n"
+        : "\n";
+    io.err(`error: ${message}${hint}`);
     return 1;
   }
 }
