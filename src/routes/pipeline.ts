@@ -216,7 +216,16 @@ function streamBody<P extends ParsedInbound>(
   const { settings, log } = deps;
   const { target, signal, upstream, messages } = call;
   const storeBodies = call.body !== undefined;
-  const encoder = dialect.stream(ctx);
+  // Made at the first event, so the reply names the model the upstream reports (a dated snapshot
+  // such as gpt-4o-2024-08-06), as a JSON reply does, not the name the gateway asked for.
+  let encoder: ReturnType<Dialect<P>["stream"]> | undefined;
+  const encoderFor = (event: StreamEvent) => {
+    if (!encoder) {
+      if (event.type === "response-start" && event.model) ctx.model = event.model;
+      encoder = dialect.stream(ctx);
+    }
+    return encoder;
+  };
   const acc = createAccumulator();
   const bytes = new TextEncoder();
   const keepaliveBytes = bytes.encode(dialect.keepalive);
@@ -241,12 +250,12 @@ function streamBody<P extends ParsedInbound>(
           if (event.type === "error") {
             failure = { errorClass: event.error.errorClass, message: event.error.message, status: dialect.upstreamError(event.error, target.provider.id).status };
           }
-          for (const text of encoder.encode(event)) {
+          for (const text of encoderFor(event).encode(event)) {
             trace.firstByte();
             write(bytes.encode(text));
           }
         }
-        for (const text of encoder.end()) write(bytes.encode(text));
+        for (const text of (encoder ?? dialect.stream(ctx)).end()) write(bytes.encode(text));
       } catch (e) {
         if (!clientGone && !signal.aborted) log.error("stream failed", { error: (e as Error).message });
       } finally {

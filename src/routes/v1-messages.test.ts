@@ -143,7 +143,8 @@ describe("OpenAI upstream", () => {
       expect(shape.slice(2, -4).every((s) => s === "content_block_delta:0:text_delta")).toBe(true);
       expect(shape.slice(-3)).toEqual(["content_block_stop:0", "message_delta", "message_stop"]);
       expect(events.filter((e) => e.type === "content_block_delta").map((e) => e.delta.text).join("")).toBe(fixture.expect!.content);
-      expect(events[0].message).toMatchObject({ role: "assistant", content: [], stop_reason: null, model: "gpt-4o" });
+      // The model the upstream reports (a dated snapshot), as the JSON reply names it.
+      expect(events[0].message).toMatchObject({ role: "assistant", content: [], stop_reason: null, model: "gpt-4o-2024-08-06" });
       expect(events.at(-2)).toEqual({
         type: "message_delta",
         delta: { stop_reason: "end_turn", stop_sequence: null },
