@@ -413,7 +413,7 @@ function readConfigFile(file: string, required: boolean, problems: string[]): Fi
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    problems.push(...issuesOf(parsed.error, (k) => `${file}: ${k}`));
+    problems.push(...issuesOf(parsed.error, (k) => (k === "(root)" ? file : `${file}: ${k}`)));
     return {};
   }
   return parsed.data;

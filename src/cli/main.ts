@@ -128,6 +128,8 @@ function parse(args: string[]) {
   } catch (e) {
     const message = (e as Error).message;
     // A value starting with "-" (`--limit -1`, `--since -5m`): name the value, not parseArgs' workaround.
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown flag '${unknown[1]}'`);
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
     if (ambiguous) {
       const value = args[args.indexOf(ambiguous[1]!) + 1];

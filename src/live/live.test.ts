@@ -94,6 +94,8 @@ test("metrics render valid Prometheus text with counters, histograms and gauges"
   expect(bucket("llm_proxy_time_to_first_byte_seconds", "+Inf")).toBe(3);
   expect(after).toContain('llm_proxy_time_to_first_byte_seconds_count{provider="oa"} 3');
   expect(text).toContain("# TYPE llm_proxy_log_queue_depth gauge\nllm_proxy_log_queue_depth 3");
+  m.addGauges(() => [{ name: "llm_proxy_log_producer_waits_total", help: "Waits.", value: 2, type: "counter" }]);
+  expect(m.render()).toContain("# TYPE llm_proxy_log_producer_waits_total counter\nllm_proxy_log_producer_waits_total 2"); // a _total is a counter
   for (const line of text.trim().split("\n")) expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$/);
 });
 

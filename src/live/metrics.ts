@@ -76,7 +76,8 @@ const fmtLabels = (labels: Labels, extra?: Labels) => {
   return parts.length ? `{${parts.join(",")}}` : "";
 };
 
-export type Gauges = () => Array<{ name: string; help: string; value: number; labels?: Labels }>;
+/** Values read when /metrics is rendered: gauges, or counters kept elsewhere (`type: "counter"`, names ending in `_total`). */
+export type Gauges = () => Array<{ name: string; help: string; value: number; labels?: Labels; type?: "counter" }>;
 
 export class Metrics {
   readonly requests = new Counter("llm_proxy_requests_total", "Requests by provider, model and HTTP status.");
@@ -189,7 +190,7 @@ export class Metrics {
     const seen = new Set<string>();
     for (const g of this.gaugeValues()) {
       if (!seen.has(g.name)) {
-        out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+        out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} ${g.type ?? "gauge"}`);
         seen.add(g.name);
       }
       out.push(`${g.name}${fmtLabels(g.labels ?? {})} ${g.value}`);

@@ -210,10 +210,10 @@ export async function startServer(
     return [
       { name: "llm_proxy_in_flight_requests", help: "Requests being served.", value: recorder.inFlightCount },
       { name: "llm_proxy_log_queue_depth", help: "Request-log rows waiting to be written.", value: recorder.queued },
-      { name: "llm_proxy_log_producer_waits_total", help: "Times a request waited for room in the full log queue.", value: recorder.stats.waits },
+      { name: "llm_proxy_log_producer_waits_total", help: "Times a request waited for room in the full log queue.", value: recorder.stats.waits, type: "counter" },
       { name: "llm_proxy_log_flush_failures_total", help: "Failed request-log writes (rows kept and retried).", value: recorder.stats.failures },
       { name: "llm_proxy_db_wal_frames", help: "Pages in the database's write-ahead log at the last background checkpoint.", value: checkpointer.stats.walFrames },
-      { name: "llm_proxy_db_checkpointed_frames_total", help: "WAL pages copied into the database file by the background checkpointer.", value: checkpointer.stats.frames },
+      { name: "llm_proxy_db_checkpointed_frames_total", help: "WAL pages copied into the database file by the background checkpointer.", value: checkpointer.stats.frames, type: "counter" },
       { name: "llm_proxy_live_messages_dropped_total", help: "Live messages dropped for slow dashboard clients.", value: live.hub.stats.dropped },
       { name: "llm_proxy_process_resident_memory_bytes", help: "Resident set size.", value: p.rss },
       { name: "llm_proxy_process_heap_used_bytes", help: "JavaScript heap in use.", value: p.heap_used },
