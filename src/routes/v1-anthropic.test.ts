@@ -94,15 +94,21 @@ function checkToolCalls(calls: any[] | undefined, expected: any[] | undefined) {
   });
 }
 
-/** The request-log row of a fixture request carries the fixture's price match and exact cost. */
-async function checkLoggedCost(requestId: string, e: Record<string, any>) {
+/** A request's log row (these columns), once it has been written. */
+async function loggedRow(requestId: string | null, columns: string): Promise<any> {
   let row: any;
   for (let i = 0; i < 50 && !row; i++) {
     await Bun.sleep(60);
     const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-    row = requestsTable(db).query("SELECT provider, pricing_entry, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(requestId);
+    row = requestsTable(db).query(`SELECT ${columns} FROM requests WHERE id = ?`).get(requestId);
     db.close();
   }
+  return row;
+}
+
+/** The request-log row of a fixture request carries the fixture's price match and exact cost. */
+async function checkLoggedCost(requestId: string, e: Record<string, any>) {
+  const row = await loggedRow(requestId, "provider, pricing_entry, CAST(cost_pico AS TEXT) AS cost");
   expect(row.provider).toBe("anthropic");
   expect(row.pricing_entry.split("/").slice(1).join("/")).toBe(e.pricing_model_id);
   // Fixture costs are given to at most 9 decimals; the log keeps exact pico-dollars.
@@ -349,13 +355,7 @@ describe("a stream cut short by the client", () => {
     const id = res.headers.get("x-request-id");
     await res.body!.getReader().read(); // the first output arrived
     controller.abort();
-    let row: any;
-    for (let i = 0; i < 50 && !row; i++) {
-      await Bun.sleep(60);
-      const db = new Database(path.join(gw.dir, "llm-proxy.db"), { readonly: true });
-      row = requestsTable(db).query("SELECT status, input_tokens, cached_tokens, output_tokens, usage_estimated, CAST(cost_pico AS TEXT) AS cost FROM requests WHERE id = ?").get(id);
-      db.close();
-    }
+    const row = await loggedRow(id, "status, input_tokens, cached_tokens, output_tokens, usage_estimated, CAST(cost_pico AS TEXT) AS cost");
     // message_start: input_tokens 42, cache_read_input_tokens 18750 (folded into input, as on a whole reply).
     expect(row).toMatchObject({ status: 499, input_tokens: 42 + 18_750, cached_tokens: 18_750, usage_estimated: 1 });
     expect(row.output_tokens).toBeGreaterThanOrEqual(3);
