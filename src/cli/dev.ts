@@ -254,7 +254,7 @@ export function renderDevBanner(info: DevBannerInfo): string {
       line(`  ${tier.padEnd(7)}${label.padEnd(44)}→ ${target}`);
     }
     if (info.userClaudeAliases.length) line(`  your [models.aliases] take precedence for: ${info.userClaudeAliases.join(", ")}`);
-    line("  Every name: GET /v1/models. Any model works too, e.g. ANTHROPIC_MODEL=gemini/gemini-2.5-pro.");
+    line(`  Every name: GET /v1/models. Any model of a configured provider works too, e.g. ANTHROPIC_MODEL=${mapping.targets.haiku}.`);
   } else if (mapping.kind === "anthropic") {
     line(`Model mapping: none needed; Claude model names go to ${mapping.provider} (ANTHROPIC_API_KEY is set).`);
     line("  Other providers' models work by name, e.g. claude --model openai/gpt-4.1.");
