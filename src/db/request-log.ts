@@ -161,7 +161,7 @@ export class RollupDeltas {
   private readonly groups = new Map<string, RollupGroup>();
   private last: RollupGroup | undefined;
 
-  /** `disconnectsSince`: see `countsUnpriced`. */
+  /** `disconnectsSince`: see `billable`. */
   constructor(private readonly disconnectsSince = 0) {}
 
   add(row: RowFacts): void {

@@ -1,6 +1,6 @@
 import { labelProvider } from "../core/router.ts";
 import { LATENCY_BOUNDS_MS } from "../recorder/histogram.ts";
-import { attemptsOf, type RowFacts } from "../db/request-log.ts";
+import { attemptsOf, rollupUnpriced, type RowFacts } from "../db/request-log.ts";
 
 /**
  * In-process metrics: the one source for the System page, the live hub and `GET /metrics`
@@ -106,7 +106,8 @@ export class Metrics {
     if (row.output_tokens) this.addTokens(s, 3, row.output_tokens);
     if (row.reasoning_tokens) this.addTokens(s, 4, row.reasoning_tokens);
     if (row.cost_pico !== null) (s.cost ?? this.modelSeries(s, "cost")).value += Number(row.cost_pico) / 1e12;
-    else if ((row.status < 400 || row.status === 499 || row.error_class === "server_shutdown") && (row.input_tokens || row.output_tokens)) (s.unpriced ?? this.modelSeries(s, "unpriced")).value++;
+    // The rollups' rule (the counter starts with the process, so every row follows the current one).
+    else if (rollupUnpriced(row, 0)) (s.unpriced ?? this.modelSeries(s, "unpriced")).value++;
     const list = attempts ?? attemptsOf<{ ok: boolean; errorClass?: string; target: string }>(row);
     if (list) {
       for (let i = 0; i < list.length; i++) {

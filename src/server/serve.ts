@@ -67,10 +67,11 @@ export async function startServer(
   const t0 = performance.now();
   // A client key (llmp_…) in a provider key variable is a client setting exported in the same
   // shell: used upstream, it would send our own key to the provider.
-  for (const { provider, env } of clientKeyProviders(config.providers)) {
+  const ignored = clientKeyProviders(config.providers);
+  for (const { provider, env } of ignored) {
     log.warn(`ignoring ${env}: it holds an llm-proxy client key (llmp_…), a client setting; the ${provider.id} provider needs its own API key`);
   }
-  config.providers = config.providers.filter((p) => !clientKeyProviders([p]).length);
+  config.providers = config.providers.filter((p) => !ignored.some((i) => i.provider === p));
   const scheduling = applyCpuScheduling(config.cpuScheduling);
   if (scheduling.applied) log.debug("cpu scheduling set", { policy: scheduling.policy, threads: scheduling.threads });
   else if (config.cpuScheduling !== "normal") log.debug("cpu scheduling left at the system default", { reason: scheduling.reason });
