@@ -12,8 +12,8 @@ import OpenAI from "openai";
 import path from "node:path";
 import { anthropicClientBody } from "../providers/anthropic-test-helpers.ts";
 import { listFixtures, loadFixture, type Fixture } from "../testing/fixtures.ts";
-import { startGateway } from "../testing/gateway-harness.ts";
-import { chunkedResponse, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { startGateway, streamFirstChunk } from "../testing/gateway-harness.ts";
+import { chunkedResponse, sendThenHang, splitBytes, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
 const ANTHROPIC_KEY = "sk-ant-fixture-anthropic-secret";
@@ -336,25 +336,9 @@ describe("a stream cut short by the client", () => {
     // Everything up to the first thinking delta, then the upstream goes quiet.
     const cut = text.indexOf("event: content_block_delta");
     const head = text.slice(0, text.indexOf("\n\n", cut) + 2);
-    handlers.anthropic = () =>
-      new Response(
-        new ReadableStream({
-          start(c) {
-            c.enqueue(enc.encode(head));
-          },
-        }),
-        { headers: { "content-type": "text/event-stream" } },
-      );
-    const controller = new AbortController();
-    const res = await fetch(`${gw.base}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: `anthropic/${MODEL}`, stream: true, messages: [{ role: "user", content: "Summarise clause 12.2." }] }),
-    });
-    const id = res.headers.get("x-request-id");
-    await res.body!.getReader().read(); // the first output arrived
-    controller.abort();
+    handlers.anthropic = () => sendThenHang(head);
+    const { id, leave } = await streamFirstChunk(gw.base, gw.key, { model: `anthropic/${MODEL}`, messages: [{ role: "user", content: "Summarise clause 12.2." }] });
+    leave(); // after the first output arrived
     const row = await loggedRow(id, "status, input_tokens, cached_tokens, output_tokens, usage_estimated, CAST(cost_pico AS TEXT) AS cost");
     // message_start: input_tokens 42, cache_read_input_tokens 18750 (folded into input, as on a whole reply).
     expect(row).toMatchObject({ status: 499, input_tokens: 42 + 18_750, cached_tokens: 18_750, usage_estimated: 1 });

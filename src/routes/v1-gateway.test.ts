@@ -4,8 +4,8 @@ import OpenAI from "openai";
 import path from "node:path";
 import { openDatabase } from "../db/client.ts";
 import { revokeClientKey } from "../db/client-keys.ts";
-import { startGateway } from "../testing/gateway-harness.ts";
-import { chunkedResponse, startMockUpstream, type RecordedRequest, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { startGateway, streamFirstChunk } from "../testing/gateway-harness.ts";
+import { chunkedResponse, sendThenHang, startMockUpstream, type RecordedRequest, type UpstreamHandler } from "../testing/mock-upstream.ts";
 
 const enc = new TextEncoder();
 
@@ -255,28 +255,12 @@ describe("streaming", () => {
     let upstreamRequest: RecordedRequest | undefined;
     handlers.a = (r) => {
       upstreamRequest = r;
-      const first = enc.encode(`data: ${JSON.stringify(chunk("first"))}\n\n`);
-      return new Response(
-        new ReadableStream({
-          start(c) {
-            c.enqueue(first);
-          }, // then silence: the upstream keeps the stream open
-        }),
-        { headers: { "content-type": "text/event-stream" } },
-      );
+      return sendThenHang(`data: ${JSON.stringify(chunk("first"))}\n\n`); // then silence: the upstream keeps the stream open
     };
-    const controller = new AbortController();
-    const res = await fetch(`${gw.base}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "a/gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] }),
-    });
-    const reader = res.body!.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toContain("first");
+    const stream = await streamFirstChunk(gw.base, gw.key, { model: "a/gpt-4o", messages: [{ role: "user", content: "hi" }] });
+    expect(stream.first).toContain("first");
     const t0 = performance.now();
-    controller.abort();
+    stream.leave();
     const abortedAt = await Promise.race([upstreamRequest!.aborted, Bun.sleep(2000).then(() => NaN)]);
     expect(abortedAt - t0).toBeLessThan(100);
   });

@@ -13,12 +13,11 @@ import { revokeClientKey, updateClientKey, type ClientKeyRow } from "../db/clien
 import { createLogger } from "../logger.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
 import { freePort, PRICING_SNAPSHOT } from "../testing/cli-process.ts";
-import { startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { sendThenHang, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { tempDir } from "../testing/temp.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
 const USD = 1_000_000_000_000;
-const enc = new TextEncoder();
 const MINI = { in: 150_000n, out: 600_000n }; // gpt-4o-mini, pico-USD per token
 
 const completion = (usage: { prompt_tokens: number; completion_tokens: number }, model = "gpt-4o-mini") =>
@@ -197,15 +196,7 @@ describe("budgets", () => {
     expect((await settled(gw, id)).total).toBe(14n * MINI.in + 5n * MINI.out);
 
     // The upstream sends one chunk and then nothing; the client walks away.
-    handler = () =>
-      new Response(
-        new ReadableStream({
-          start(c) {
-            c.enqueue(enc.encode(chunk({ role: "assistant", content: "The answer is forty-two, " })));
-          },
-        }),
-        { headers: { "content-type": "text/event-stream" } },
-      );
+    handler = () => sendThenHang(chunk({ role: "assistant", content: "The answer is forty-two, " }));
     const controller = new AbortController();
     const gone = await post(gw, key, { model: "oa/gpt-4o-mini", max_tokens: 500, stream: true, messages }, { signal: controller.signal });
     await gone.body!.getReader().read();

@@ -4,12 +4,11 @@ import { Database } from "bun:sqlite";
 import fs from "node:fs";
 import path from "node:path";
 import { runCli, startCliServer } from "../testing/cli-process.ts";
-import { startGateway } from "../testing/gateway-harness.ts";
-import { startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
+import { startGateway, streamFirstChunk } from "../testing/gateway-harness.ts";
+import { sendThenHang, startMockUpstream, type UpstreamHandler } from "../testing/mock-upstream.ts";
 import { tempDir } from "../testing/temp.ts";
 import { requestsTable } from "../testing/request-rows.ts";
 
-const enc = new TextEncoder();
 const completion = (text: string) =>
   Response.json({
     id: "chatcmpl-up",
@@ -120,25 +119,9 @@ describe("request log rows", () => {
   });
 
   test("a client that disconnects mid-stream still yields a row (499) with estimated usage", async () => {
-    handler = () =>
-      new Response(
-        new ReadableStream({
-          start(c) {
-            c.enqueue(enc.encode(chunk("The answer is forty-two, ")));
-          },
-        }),
-        { headers: { "content-type": "text/event-stream" } },
-      );
-    const controller = new AbortController();
-    const res = await fetch(`${gw.base}/v1/chat/completions`, {
-      method: "POST",
-      signal: controller.signal,
-      headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "oa/gpt-4o", stream: true, messages: [{ role: "user", content: "What is the answer?" }] }),
-    });
-    const id = res.headers.get("x-request-id");
-    await res.body!.getReader().read();
-    controller.abort();
+    handler = () => sendThenHang(chunk("The answer is forty-two, "));
+    const { id, leave } = await streamFirstChunk(gw.base, gw.key, { model: "oa/gpt-4o", messages: [{ role: "user", content: "What is the answer?" }] });
+    leave();
     await Bun.sleep(100);
     const row = (await rows()).find((r) => r.id === id);
     expect(row.status).toBe(499);
@@ -261,14 +244,7 @@ test("requests cut off when the shutdown grace period ends are logged as server_
   const hanging = startMockUpstream(async (req) => {
     calls++;
     if (!req.body.stream) return new Promise<Response>(() => {}); // never answers
-    return new Response(
-      new ReadableStream({
-        start(c) {
-          c.enqueue(enc.encode(chunk("Still thinking about ")));
-        },
-      }),
-      { headers: { "content-type": "text/event-stream" } },
-    );
+    return sendThenHang(chunk("Still thinking about "));
   });
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, "llm-proxy.toml"), `[[providers]]\nid = "oa"\ntype = "openai"\nbase_url = "${hanging.url}/v1"\napi_key = "sk-x"\n`);

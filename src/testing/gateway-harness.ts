@@ -62,3 +62,19 @@ export async function adminSession(gw: { base: string; lines: string[] }, userna
     });
   return Object.assign(call, { cookie });
 }
+
+/**
+ * Starts a streaming Chat Completions request and reads its first chunk; `leave()` then
+ * disconnects the client as a user closing the tab would.
+ */
+export async function streamFirstChunk(base: string, key: string, body: Record<string, unknown>): Promise<{ id: string | null; first: string; leave: () => void }> {
+  const controller = new AbortController();
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: "POST",
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  const { value } = await res.body!.getReader().read();
+  return { id: res.headers.get("x-request-id"), first: new TextDecoder().decode(value), leave: () => controller.abort() };
+}

@@ -37,6 +37,19 @@ export function startMockUpstream(handler: UpstreamHandler) {
   };
 }
 
+/** An SSE reply that sends `text` and then stays open without another byte (an upstream still working). */
+export function sendThenHang(text: string | Uint8Array): Response {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  return new Response(
+    new ReadableStream({
+      start(c) {
+        c.enqueue(bytes);
+      },
+    }),
+    { headers: { "content-type": "text/event-stream" } },
+  );
+}
+
 /** A response whose body is sent in the given pieces, `delayMs` apart. */
 export function chunkedResponse(
   pieces: Uint8Array[],
