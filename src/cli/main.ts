@@ -152,26 +152,23 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
 };
 const SCOPED_FLAGS = new Set(Object.values(COMMAND_FLAGS).flat());
 
+/** Commands whose first argument names a subcommand (`keys list`); the others take a value (`backup FILE`). */
+const WITH_SUBCOMMANDS = new Set(["admin", "keys", "costs", "secrets", "service", "config"]);
 /** Global flags some commands do nothing with: `--host`/`--port` only matter to a server. */
 const LISTEN_COMMANDS = new Set(["serve", "dev", "config check"]);
 
-/** A command-specific flag given to a command it does nothing for is an error, not silently ignored. */
+/** A flag given to a command it does nothing for is an error, not silently ignored. */
 function checkFlagScope(values: Record<string, unknown>, command: string, sub: string | undefined): void {
-  const name = LISTEN_COMMANDS.has(command) ? command : `${command} ${sub ?? ""}`.trim();
+  const name = WITH_SUBCOMMANDS.has(command) && sub ? `${command} ${sub}` : command;
   for (const flag of ["host", "port"]) {
-    if (values[flag] !== undefined && !LISTEN_COMMANDS.has(command) && !LISTEN_COMMANDS.has(`${command} ${sub}`)) {
-      throw new UsageError(`--${flag} does not apply to '${name}' (it only sets where a server listens)`);
-    }
+    if (values[flag] !== undefined && !LISTEN_COMMANDS.has(name)) throw new UsageError(`--${flag} does not apply to '${name}' (it only sets where a server listens)`);
   }
   if (values["data-dir"] !== undefined && command === "service") {
     throw new UsageError(`--data-dir does not apply to '${name}': the unit keeps its data in the service's state directory (LLM_PROXY_DATA_DIR=%S/llm-proxy)`);
   }
-  const allowed = COMMAND_FLAGS[`${command} ${sub}`] ?? COMMAND_FLAGS[command] ?? [];
+  const allowed = COMMAND_FLAGS[name] ?? [];
   for (const flag of Object.keys(values)) {
-    if (values[flag] !== undefined && SCOPED_FLAGS.has(flag) && !allowed.includes(flag)) {
-      const name = COMMAND_FLAGS[`${command} ${sub}`] ? `${command} ${sub}` : command;
-      throw new UsageError(`--${flag} does not apply to '${name}'`);
-    }
+    if (values[flag] !== undefined && SCOPED_FLAGS.has(flag) && !allowed.includes(flag)) throw new UsageError(`--${flag} does not apply to '${name}'`);
   }
 }
 
